@@ -1,0 +1,102 @@
+"""Reading images safely: one place that turns any file a user brings into RGB, or says why not.
+
+Used by the dataset builder, the app and the batch predictor, so every entry point treats
+transparency, EXIF rotation, odd modes and oversized files the same way.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 8192 * 8192
+"""Largest image accepted (width x height); larger ones are refused before decoding, since a
+small compressed file can expand to gigabytes (decompression bombs)."""
+
+MIN_SIDE = 8
+"""Smallest width or height worth parsing; SegFormer's first stage has stride 4."""
+
+ImageSource = Union[str, Path, bytes, Image.Image]
+
+
+class ImageError(ValueError):
+    """An input image cannot be used; the message names the input and the problem."""
+
+
+def _name(source: ImageSource, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return "<image>" if isinstance(source, Image.Image) else "<bytes>"
+
+
+def open_checked(source: ImageSource, *, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open an image (first frame if animated), check its size before decoding, decode it fully.
+
+    Returns the image in its own mode; :func:`load_rgb` converts it.
+    """
+    label = _name(source, name)
+    if isinstance(source, Image.Image):
+        img = source
+    else:
+        try:
+            fp = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+        except FileNotFoundError:
+            raise ImageError(f"{label}: file not found") from None
+        except OSError as e:
+            raise ImageError(f"{label}: cannot open ({e.strerror or e})") from None
+        try:
+            img = Image.open(fp)
+        except UnidentifiedImageError:
+            raise ImageError(f"{label}: not an image file (unknown or unsupported format)") from None
+        except Image.DecompressionBombError as e:
+            raise ImageError(f"{label}: image too large ({e})") from None
+        except OSError as e:
+            raise ImageError(f"{label}: unreadable image ({e})") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise ImageError(f"{label}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}")
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"{label}: image is {w}x{h}; each side must be at least {MIN_SIDE} pixels")
+    try:
+        if getattr(img, "n_frames", 1) > 1:
+            img.seek(0)
+        img.load()
+    except (OSError, SyntaxError, ValueError) as e:  # PIL reports truncation and corruption as these
+        raise ImageError(f"{label}: corrupt or truncated image ({e})") from None
+    return img
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """RGB view of any PIL image: EXIF rotation applied, transparency composited over white,
+    16-bit and float scaled to 8 bit, CMYK and palettes converted."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def load_rgb(source: ImageSource, *, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open any supported image as RGB, or raise :class:`ImageError` naming ``name`` or the path."""
+    return to_rgb(open_checked(source, name=name, max_pixels=max_pixels))
+
+
+def fit_within(img: Image.Image, max_side: int) -> Image.Image:
+    """Downscale (never upscale) so the longer side is at most ``max_side``."""
+    scale = max_side / max(img.size)
+    if scale >= 1:
+        return img
+    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BICUBIC)

@@ -1,0 +1,102 @@
+"""Building, saving and loading the SegFormer models.
+
+A saved model is a plain transformers checkpoint (safetensors weights, ``id2label`` in its
+config, a ``SegformerImageProcessor`` beside it), so ``pipeline("image-segmentation", model=DIR)``
+loads it with no custom code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
+
+from animeparse.labels import IGNORE_INDEX, Schema
+
+# Encoder widths and depths of the SegFormer (MiT) sizes, from the SegFormer paper, Table 1;
+# the same values as the nvidia/mit-b* configs, so a scratch model matches a pretrained one.
+SCRATCH_SIZES: dict[str, dict] = {
+    "b0": dict(hidden_sizes=[32, 64, 160, 256], depths=[2, 2, 2, 2], decoder_hidden_size=256),
+    "b1": dict(hidden_sizes=[64, 128, 320, 512], depths=[2, 2, 2, 2], decoder_hidden_size=256),
+    "b2": dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 6, 3], decoder_hidden_size=768),
+}
+
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+
+
+class ModelLoadError(RuntimeError):
+    """A model named by the user cannot be loaded; the message says which and why."""
+
+
+def make_processor(size: int = 512) -> SegformerImageProcessor:
+    """The image processor saved beside every model. Background is a real class, so labels are
+    not reduced (``do_reduce_labels=False``)."""
+    return SegformerImageProcessor(
+        do_resize=True,
+        size={"height": size, "width": size},
+        do_normalize=True,
+        image_mean=IMAGENET_MEAN,
+        image_std=IMAGENET_STD,
+        do_reduce_labels=False,
+    )
+
+
+def label_config(schema: Schema) -> dict:
+    return dict(
+        num_labels=schema.num_classes,
+        id2label=schema.id2label,
+        label2id=schema.label2id,
+        semantic_loss_ignore_index=IGNORE_INDEX,
+    )
+
+
+def scratch_config(size: str, schema: Schema, **overrides) -> SegformerConfig:
+    """A randomly initialised SegFormer of a named size (``b0``, ``b1``, ``b2``)."""
+    if size not in SCRATCH_SIZES:
+        raise ValueError(f"unknown SegFormer size {size!r}; choose one of {sorted(SCRATCH_SIZES)}")
+    return SegformerConfig(**SCRATCH_SIZES[size], **label_config(schema), **overrides)
+
+
+def build_model(init: str, schema: Schema, scratch_size: str = "b0") -> SegformerForSemanticSegmentation:
+    """A segmentation model for ``schema``: ``init="scratch"`` or a Hub id / local checkpoint.
+
+    A pretrained encoder keeps its weights; the decode head is new when the class count differs.
+    """
+    if init == "scratch":
+        return SegformerForSemanticSegmentation(scratch_config(scratch_size, schema))
+    try:
+        return SegformerForSemanticSegmentation.from_pretrained(
+            init, **label_config(schema), ignore_mismatched_sizes=True, use_safetensors=True
+        )
+    except OSError as e:
+        raise ModelLoadError(_load_hint(init, e)) from None
+
+
+def load_model(name_or_path: str | Path) -> tuple[SegformerForSemanticSegmentation, SegformerImageProcessor]:
+    """Load a saved model and its processor (safetensors only) in eval mode."""
+    try:
+        model = SegformerForSemanticSegmentation.from_pretrained(name_or_path, use_safetensors=True)
+    except OSError as e:
+        raise ModelLoadError(_load_hint(str(name_or_path), e)) from None
+    try:
+        processor = SegformerImageProcessor.from_pretrained(name_or_path)
+    except OSError:
+        processor = make_processor()  # a bare encoder checkpoint (e.g. nvidia/mit-b0) has none
+    return model.eval(), processor
+
+
+def save_model(model, processor: SegformerImageProcessor, out_dir: str | Path) -> None:
+    """Save weights (safetensors), config and processor so ``pipeline(...)`` can load ``out_dir``."""
+    model.save_pretrained(out_dir, safe_serialization=True)
+    processor.save_pretrained(out_dir)
+
+
+def _load_hint(name: str, error: Exception) -> str:
+    if Path(name).exists():
+        return f"cannot load model from {name}: {error}"
+    return (
+        f"cannot load model {name!r}: it is not a local folder and the Hugging Face Hub did not provide it "
+        f"(offline, HF_HUB_OFFLINE set, a typo, or a private repo without a token). "
+        f"Pass a local checkpoint folder or --init scratch. Details: {error}"
+    )

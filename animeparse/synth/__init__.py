@@ -1,0 +1,1 @@
+"""Procedural anime character renderer with exact part labels."""
