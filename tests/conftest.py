@@ -1,0 +1,40 @@
+"""Shared test fixtures: tiny models and settings that keep the suite offline and fast."""
+
+from __future__ import annotations
+
+import os
+
+# Before any Hugging Face import: never reach the network, never send analytics.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import SegformerForSemanticSegmentation
+
+from animeparse.labels import SCHEMA_16, Schema
+from animeparse.model import make_processor, save_model, scratch_config
+
+TINY = dict(
+    hidden_sizes=[8, 16, 24, 32],
+    depths=[1, 1, 1, 1],
+    num_attention_heads=[1, 1, 1, 1],
+    decoder_hidden_size=32,
+)
+"""A SegFormer small enough to train for a few steps in a test (a few thousand parameters)."""
+
+
+def tiny_model(schema: Schema = SCHEMA_16, seed: int = 0) -> SegformerForSemanticSegmentation:
+    torch.manual_seed(seed)
+    return SegformerForSemanticSegmentation(scratch_config("b0", schema, **TINY))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A saved tiny 16-class model (safetensors + processor at 64 px), as training would write it."""
+    out = tmp_path_factory.mktemp("tiny_model")
+    save_model(tiny_model(), make_processor(64), out)
+    return out
