@@ -1,0 +1,349 @@
+"""Build an animeparse Datasets repo (Hub layout) from annotated images, and optionally push it.
+
+One command builds one split from one source; `--add` puts more splits into an existing repo
+(like `Dataset.push_to_hub(..., split=...)`), so splits may come from different formats:
+
+    python hf_dataset/build.py color   --images train/images --masks train/masks --palette palette.json --out my_parts
+    python hf_dataset/build.py index   --images val/images --masks val/masks --split validation --out my_parts --add
+    python hf_dataset/build.py labelme --annotations test/ --split test --out my_parts --add
+    python hf_dataset/build.py unlabeled --images raw/ --out my_parts --add --push-to-hub my-org/my-parts
+
+The repo holds `data/<split>-NNNNN-of-NNNNN.parquet`, `README.md` (dataset card), `id2label.json`
+and `schema.json`; `datasets.load_dataset("my_parts")` loads it, as it loads the pushed copy by id.
+
+Adding a source: write `def NAME_rows(args, schema) -> {split: rows}` (rows from
+:func:`hf_dataset.records.make_row`, per-item checks through :func:`checked_rows`) and register it
+in :func:`parse_args` with :func:`add_source`. Features, card and push are shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+import pyarrow.parquet as pq
+from PIL import Image
+
+from animeparse.data import load_dataset_schema
+from animeparse.labels import Schema, get_schema
+from hf_dataset.annotations import (
+    ColorTable,
+    labelme_image,
+    load_palette,
+    rasterize_labelme,
+    read_color_mask,
+    read_index_mask,
+    read_labelme,
+)
+from hf_dataset.card import SplitStats, render_card
+from hf_dataset.records import (
+    FEATURES,
+    AnnotationError,
+    image_value,
+    label_value,
+    list_images,
+    make_row,
+    png_bytes,
+    read_metadata,
+)
+from hf_dataset.writer import write_repo
+
+Rows = Iterable[Mapping]
+SourceFn = Callable[[argparse.Namespace, Schema], dict[str, Rows]]
+
+SPLIT_NAME = re.compile(r"[A-Za-z0-9_]+")
+SHARD_NAME = re.compile(r"(?P<split>[A-Za-z0-9_]+)-\d{5}-of-\d{5}\.parquet")
+MAX_ERRORS_SHOWN = 20
+
+
+class BuildError(ValueError):
+    """Some inputs were bad; the message lists each file and its problem."""
+
+    def __init__(self, errors: list[str]):
+        shown = "\n".join(f"  - {e}" for e in errors[:MAX_ERRORS_SHOWN])
+        more = f"\n  ... and {len(errors) - MAX_ERRORS_SHOWN} more" if len(errors) > MAX_ERRORS_SHOWN else ""
+        super().__init__(f"{len(errors)} bad input(s), nothing was written:\n{shown}{more}")
+        self.errors = errors
+
+
+def checked_rows(items: Iterable, to_row: Callable[[object], Mapping]) -> Iterator[Mapping]:
+    """One row per item; items that raise AnnotationError are collected and reported together
+    once the last item is checked, so one run shows every bad file."""
+    errors = []
+    for item in items:
+        try:
+            yield to_row(item)
+        except AnnotationError as e:
+            errors.append(str(e))
+    if errors:
+        raise BuildError(errors)
+
+
+# ---------------------------------------------------------------- sources
+
+
+def pair_masks(images: list[Path], mask_dir: Path) -> list[tuple[Path, Path]]:
+    """Match each image to the mask with the same stem; any missing, ambiguous or orphan mask is an error."""
+    by_stem: dict[str, list[Path]] = {}
+    for mask in list_images(mask_dir):
+        by_stem.setdefault(mask.stem, []).append(mask)
+    problems = []
+    for stem, masks in by_stem.items():
+        if len(masks) > 1:
+            problems.append(f"{mask_dir}: several masks for {stem!r}: {', '.join(m.name for m in masks)}")
+    image_stems = {img.stem for img in images}
+    problems += [f"{img}: missing mask (no {mask_dir / img.stem}.* file)" for img in images if img.stem not in by_stem]
+    problems += [f"{masks[0]}: mask has no image with stem {stem!r}" for stem, masks in by_stem.items() if stem not in image_stems]
+    if problems:
+        raise BuildError(problems)
+    return [(img, by_stem[img.stem][0]) for img in images]
+
+
+def mask_rows(args: argparse.Namespace, read_mask: Callable[[Path], np.ndarray]) -> dict[str, Rows]:
+    """Rows of images paired with masks that `read_mask` turns into class ids."""
+    metadata = read_metadata(args.metadata) if args.metadata else {}
+
+    def to_row(pair: tuple[Path, Path]) -> Mapping:
+        image_path, mask_path = pair
+        image, size = image_value(image_path, str(image_path))
+        label = read_mask(mask_path)
+        if label.shape[::-1] != size:
+            raise AnnotationError(
+                f"{mask_path}: mask is {label.shape[1]}x{label.shape[0]} but image {image_path.name} is {size[0]}x{size[1]}"
+            )
+        return make_row(image, label, image_path.name, metadata.get(image_path.name))
+
+    pairs = pair_masks(list_images(args.images), args.masks)
+    return {args.split: checked_rows(pairs, to_row)}
+
+
+def color_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
+    palette = load_palette(args.palette) if args.palette else dict(zip(schema.names, schema.palette))
+    table = ColorTable(palette, schema, source=str(args.palette or f"schema {schema.name}"))
+    return mask_rows(args, lambda path: read_color_mask(path, table))
+
+
+def index_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
+    return mask_rows(args, lambda path: read_index_mask(path, schema))
+
+
+def labelme_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
+    metadata = read_metadata(args.metadata) if args.metadata else {}
+
+    def to_row(path: Path) -> Mapping:
+        data = read_labelme(path)
+        source = labelme_image(path, data)
+        name = Path(data["imagePath"]).name
+        image, size = image_value(source, str(source) if isinstance(source, Path) else f"{path} (imageData)")
+        label = rasterize_labelme(path, data, size, schema)
+        return make_row(image, label, name, metadata.get(name))
+
+    if not args.annotations.is_dir():
+        raise AnnotationError(f"{args.annotations}: not a folder")
+    files = sorted(args.annotations.glob("*.json"))
+    if not files:
+        raise AnnotationError(f"{args.annotations}: no labelme .json files")
+    return {args.split: checked_rows(files, to_row)}
+
+
+def unlabeled_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
+    metadata = read_metadata(args.metadata) if args.metadata else {}
+
+    def to_row(path: Path) -> Mapping:
+        image, _ = image_value(path, str(path))
+        return make_row(image, None, path.name, metadata.get(path.name))
+
+    return {args.split: checked_rows(list_images(args.images), to_row)}
+
+
+# ---------------------------------------------------------------- building
+
+
+def encoded(rows: Rows, stats: SplitStats) -> Iterator[Mapping]:
+    """Encode label maps (and PIL images) as PNG cells and count what the card reports."""
+    for row in rows:
+        image, label = row["image"], row["label"]
+        if isinstance(image, Image.Image):
+            image = {"bytes": png_bytes(image), "path": None}
+        if isinstance(label, np.ndarray):
+            label_map = label
+            label = label_value(label)
+        elif label is not None:  # a stored cell, when rows are carried over from an existing repo
+            label_map = np.asarray(Image.open(io.BytesIO(label["bytes"])))
+        if label is not None:
+            stats.labeled += 1
+            stats.pixels += np.bincount(label_map.ravel(), minlength=256)
+        stats.rows += 1
+        stats.num_bytes += len(image["bytes"]) + (len(label["bytes"]) if label else 0)
+        yield {**row, "image": image, "label": label}
+
+
+def existing_splits(repo: Path) -> dict[str, list[Path]]:
+    """Shards per split of a repo written by this builder, checked to have the current columns."""
+    shards: dict[str, list[Path]] = {}
+    for path in sorted((repo / "data").glob("*.parquet")):
+        match = SHARD_NAME.fullmatch(path.name)
+        if not match:
+            raise AnnotationError(f"{path}: not a shard this builder writes (<split>-NNNNN-of-NNNNN.parquet)")
+        if not pq.read_schema(path).remove_metadata().equals(FEATURES.arrow_schema.remove_metadata()):
+            raise AnnotationError(f"{path}: its columns differ from {list(FEATURES)}; rebuild the repo instead of adding to it")
+        shards.setdefault(match["split"], []).append(path)
+    return shards
+
+
+def stored_rows(shards: list[Path]) -> Iterator[Mapping]:
+    """Rows of existing shards, a record batch at a time (cells stay encoded)."""
+    for shard in shards:
+        for batch in pq.ParquetFile(shard).iter_batches(batch_size=64):
+            yield from batch.to_pylist()
+
+
+def build(args: argparse.Namespace) -> dict[str, int]:
+    """Build (or add to) the repo at `args.out` from `args.source`; return row counts per split."""
+    schema = get_schema(args.schema)
+    splits: dict[str, Rows] = {}
+    license = args.license
+    if args.add and args.out.exists():
+        stored = load_dataset_schema(args.out)
+        if (stored.names, stored.palette) != (schema.names, schema.palette):
+            raise AnnotationError(
+                f"{args.out}: its schema {stored.name!r} ({', '.join(stored.names)}) differs from --schema {args.schema}"
+            )
+        if license is None:
+            from huggingface_hub import DatasetCard
+
+            license = DatasetCard.load(args.out / "README.md").data.license
+        splits = {split: stored_rows(shards) for split, shards in existing_splits(args.out).items()}
+    new = args.source(args, schema)
+    replaced = sorted(set(new) & set(splits))
+    if replaced and not args.overwrite:
+        raise FileExistsError(f"{args.out} already has split(s) {replaced}; pass --overwrite to replace them")
+    splits.update(new)
+
+    stats = {split: SplitStats() for split in splits}
+    title = args.push_to_hub.split("/")[-1] if args.push_to_hub else args.out.name
+    return write_repo(
+        args.out,
+        {split: encoded(rows, stats[split]) for split, rows in splits.items()},
+        FEATURES,
+        schema,
+        card=lambda counts: render_card(title, schema, stats, license or "unknown"),
+        overwrite=args.overwrite or args.add,
+    )
+
+
+def push(folder: Path, repo_id: str, private: bool) -> str:
+    """Upload a built repo to the Hub (token from the environment or `hf auth login`); return its URL."""
+    from huggingface_hub import HfApi, get_token
+
+    if get_token() is None:
+        raise PermissionError("--push-to-hub needs a Hugging Face token: set HF_TOKEN or run `hf auth login`")
+    api = HfApi()
+    url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    # Shards of an earlier push that this build no longer has are deleted in the same commit.
+    api.upload_folder(
+        repo_id=repo_id,
+        repo_type="dataset",
+        folder_path=folder,
+        commit_message=f"Build {repo_id} with animeparse",
+        delete_patterns=["data/*"],
+    )
+    return str(url)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, default_split: str) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="folder of the Datasets repo to write")
+    parser.add_argument(
+        "--split", default=default_split, help=f"split the input goes to (train, validation, test, unlabeled, ...; default {default_split})"
+    )
+    parser.add_argument("--schema", default="16", help="class schema: 16, 13 or the path of a schema JSON file (default 16)")
+    parser.add_argument(
+        "--metadata", type=Path, help="CSV with a file_name column (image file name) and any of difficulty, style, source"
+    )
+    parser.add_argument(
+        "--add", action="store_true", help="add this split to the existing repo at --out, keeping its other splits"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out (with --add: replace the split if it exists)"
+    )
+    parser.add_argument("--license", help="license id for the dataset card, e.g. cc-by-4.0 (default: kept with --add, else unknown)")
+    parser.add_argument(
+        "--push-to-hub", metavar="ORG/NAME", help="after building, upload the repo to this Hub dataset id (token from HF_TOKEN or `hf auth login`)"
+    )
+    parser.add_argument("--public", action="store_true", help="create the Hub repo public (default: private)")
+
+
+def add_source(subparsers, name: str, rows: SourceFn, help: str, default_split: str = "train") -> argparse.ArgumentParser:
+    """Register a source subcommand with the shared options; the caller adds the source's own."""
+    parser = subparsers.add_parser(name, help=help, description=help)
+    parser.set_defaults(source=rows)
+    add_common_arguments(parser, default_split)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("Adding a source")[0],
+        epilog="Run `build.py SOURCE --help` for the options of a source.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sources = parser.add_subparsers(dest="source_name", required=True, metavar="SOURCE")
+
+    p = add_source(sources, "color", color_rows, "images plus color-coded RGB masks (white = ignore) and a palette")
+    p.add_argument("--images", type=Path, required=True, help="folder of images")
+    p.add_argument("--masks", type=Path, required=True, help="folder of masks, one per image with the same file stem")
+    p.add_argument(
+        "--palette", type=Path,
+        help="class colors: a schema JSON, a JSON {name: [r, g, b] or '#rrggbb'}, or a CSV name,color / name,r,g,b "
+        "(default: the schema's own palette)",
+    )
+
+    p = add_source(sources, "index", index_rows, "images plus one-channel PNG masks whose pixel values are class ids (255 = ignore)")
+    p.add_argument("--images", type=Path, required=True, help="folder of images")
+    p.add_argument("--masks", type=Path, required=True, help="folder of index masks, one per image with the same file stem")
+
+    p = add_source(sources, "labelme", labelme_rows, "labelme JSON files (polygon, rectangle, circle shapes; unannotated pixels = background)")
+    p.add_argument(
+        "--annotations", type=Path, required=True,
+        help="folder of labelme .json files; each names its image in imagePath (relative to the JSON) or embeds it",
+    )
+
+    p = add_source(sources, "unlabeled", unlabeled_rows, "images with no masks (label column left empty)", default_split="unlabeled")
+    p.add_argument("--images", type=Path, required=True, help="folder of images")
+
+    args = parser.parse_args(argv)
+    if not SPLIT_NAME.fullmatch(args.split):
+        parser.error(f"--split {args.split!r}: use letters, digits and underscores only")
+    if args.push_to_hub and not re.fullmatch(r"[\w.-]+/[\w.-]+", args.push_to_hub):
+        parser.error(f"--push-to-hub {args.push_to_hub!r}: expected ORG/NAME")
+    if args.out.exists() and not (args.add or args.overwrite):
+        parser.error(f"--out {args.out} already exists; pass --add to add a split to it or --overwrite to replace it")
+    if args.add and args.out.exists() and not (args.out / "data").is_dir():
+        parser.error(f"--add: {args.out} is not a Datasets repo (no data/ folder)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        counts = build(args)
+    except (AnnotationError, FileExistsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: " + ", ".join(f"{split} {n:,} rows" for split, n in counts.items()))
+    if args.push_to_hub:
+        url = push(args.out, args.push_to_hub, private=not args.public)
+        print(f"pushed to {url} ({'public' if args.public else 'private'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The dataset card (README.md) of an animeparse Datasets repo: YAML metadata the Hub and
+``datasets.load_dataset`` read (configs, features, split sizes), a class table and column notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from datasets import DatasetInfo, SplitDict, SplitInfo
+from datasets.info import DatasetInfosDict
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCardData
+
+from animeparse.labels import IGNORE_INDEX, Schema
+from hf_dataset.records import FEATURES, METADATA_VALUES
+
+COLUMN_NOTES = {
+    "image": "the illustration (RGB)",
+    "label": f"class id per pixel (8-bit PNG, mode L; {IGNORE_INDEX} = ignore); empty in unlabeled rows",
+    "file_name": "name of the source image file",
+    "difficulty": "how hard the image is to parse: " + ", ".join(METADATA_VALUES["difficulty"]),
+    "style": "drawing style: " + ", ".join(METADATA_VALUES["style"]),
+    "source": "where the image comes from (artist, site, renderer)",
+}
+
+
+@dataclass
+class SplitStats:
+    """What the card reports about a split, gathered while its rows stream past."""
+
+    rows: int = 0
+    labeled: int = 0
+    num_bytes: int = 0
+    pixels: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
+
+
+def size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "1M<n<10M"
+
+
+def render_card(title: str, schema: Schema, stats: dict[str, SplitStats], license: str) -> str:
+    """README.md text for a repo whose splits have the given stats (splits with no rows are left out)."""
+    stats = {split: s for split, s in stats.items() if s.rows}
+    data = DatasetCardData(
+        license=license,
+        task_categories=["image-segmentation"],
+        task_ids=["semantic-segmentation"],
+        size_categories=size_category(sum(s.rows for s in stats.values())),
+        pretty_name=title,
+        tags=["anime", "character-parsing", "animeparse"],
+    )
+    splits = SplitDict()
+    for split, s in stats.items():
+        splits.add(SplitInfo(name=split, num_examples=s.rows, num_bytes=s.num_bytes))
+    info = DatasetInfo(features=FEATURES, splits=splits, dataset_size=sum(s.num_bytes for s in stats.values()))
+    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
+    MetadataConfigs({"default": {"data_files": [{"split": split, "path": f"data/{split}-*"} for split in stats]}}).to_dataset_card_data(data)
+    return f"---\n{data.to_yaml()}\n---\n\n{_body(title, schema, stats)}"
+
+
+def _body(title: str, schema: Schema, stats: dict[str, SplitStats]) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        "Anime character parsing data: every labeled pixel carries a part class (hair, face, eyes, clothes, ...).",
+        "Built with animeparse's `hf_dataset/build.py`; load it with `datasets.load_dataset` (Hub id or local folder)",
+        "or `animeparse.data.load_parsing_dataset`.",
+        "",
+        "## Splits",
+        "",
+        "| split | rows | labeled |",
+        "|---|---:|---:|",
+        *(f"| {split} | {s.rows:,} | {s.labeled:,} |" for split, s in stats.items()),
+        "",
+        "## Columns",
+        "",
+        "| column | meaning |",
+        "|---|---|",
+        *(f"| `{name}` | {COLUMN_NOTES[name]} |" for name in FEATURES),
+        "",
+        f"## Classes ({schema.name})",
+        "",
+        f"`id2label.json` maps ids to names; `schema.json` also holds the palette. Pixel share counts labeled",
+        f"pixels of all splits (ignored pixels, id {IGNORE_INDEX}, left out).",
+        "",
+        "| id | name | color | pixel share |",
+        "|---:|---|---|---:|",
+    ]
+    pixels = sum(s.pixels for s in stats.values())[: schema.num_classes]
+    total = int(pixels.sum())
+    for i, (name, color) in enumerate(zip(schema.names, schema.palette)):
+        hex_color = "#{:02x}{:02x}{:02x}".format(*color)
+        share = f"{100 * pixels[i] / total:.2f}%" if total else "-"
+        lines.append(f"| {i} | {name} | $\\color{{{hex_color}}}\\blacksquare$ `{hex_color}` | {share} |")
+    return "\n".join(lines) + "\n"
