@@ -55,7 +55,7 @@ def scratch_config(size: str, schema: Schema, **overrides) -> SegformerConfig:
     """A randomly initialised SegFormer of a named size (``b0``, ``b1``, ``b2``)."""
     if size not in SCRATCH_SIZES:
         raise ValueError(f"unknown SegFormer size {size!r}; choose one of {sorted(SCRATCH_SIZES)}")
-    return SegformerConfig(**SCRATCH_SIZES[size], **label_config(schema), **overrides)
+    return SegformerConfig(**{**SCRATCH_SIZES[size], **label_config(schema), **overrides})  # overrides win
 
 
 def build_model(init: str, schema: Schema, scratch_size: str = "b0") -> SegformerForSemanticSegmentation:
