@@ -38,3 +38,18 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_model")
     save_model(tiny_model(), make_processor(64), out)
     return out
+
+
+@pytest.fixture
+def hub(tmp_path_factory, monkeypatch):
+    """A local Hugging Face Hub (tests/hub_double.py) that every HF client in the test talks to.
+
+    Yields the running ``HubDouble``: ``hub.url``, ``hub.token`` (the fake token it accepts, also in
+    HF_TOKEN), ``hub.files(repo_id, repo_type)`` to inspect what was pushed. Subprocesses inherit
+    HF_ENDPOINT, HF_TOKEN, HF_HUB_DISABLE_XET=1 and a temporary HF_HOME.
+    """
+    from hub_double import HubDouble, point_clients_at
+
+    with HubDouble(tmp_path_factory.mktemp("hub_storage")) as double:
+        point_clients_at(double, monkeypatch, tmp_path_factory.mktemp("hf_home"))
+        yield double
