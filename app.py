@@ -1,0 +1,255 @@
+"""animeparse web demo: drop an anime illustration, see its parts.
+
+    python app.py                                            # models/animeparse-b0, offline
+    python app.py --model-a OWNER/NAME-a --model-b OWNER/NAME-b
+    ANIMEPARSE_MODEL_A=OWNER/NAME-a ANIMEPARSE_MODEL_B=OWNER/NAME-b python app.py   # a Space's settings
+
+Each model setting is a Hub id or a local checkpoint folder. Both co-trained branches are loaded
+once, at start. A prediction keeps each branch's logits in the session (``gr.State``): class
+toggles, opacity, views and the 16/13-class switch redraw from them without running a model.
+Choosing a branch that has not run on the current image yet (B after A, say) runs it once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from animeparse.images import ImageError, fit_within, load_rgb
+from animeparse.model import ModelLoadError
+from animeparse.predict import (
+    DEFAULT_MODEL_A,
+    DEFAULT_MODEL_B,
+    ENSEMBLE,
+    MAX_SIDE,
+    USES,
+    Prediction,
+    class_shares,
+    color_map,
+    disagreement_view,
+    export,
+    load_branches,
+    model_schema,
+    overlay,
+    predict,
+    schema_options,
+)
+
+# Settings: environment variables (how a Space passes them), overridable on the command line.
+MODEL_A = os.environ.get("ANIMEPARSE_MODEL_A", DEFAULT_MODEL_A)
+MODEL_B = os.environ.get("ANIMEPARSE_MODEL_B", DEFAULT_MODEL_B)
+HOST = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")  # a Space sets 0.0.0.0
+PORT = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+
+EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
+EXPORT_DIR = Path(tempfile.gettempdir()) / "animeparse-exports"
+EXPORT_MAX_AGE_S = 600  # gradio copies returned files into its own cache at once
+MAX_UPLOAD = "50mb"
+VIEWS = ("overlay", "color map", "side by side", "disagreement")
+DEFAULT_OPACITY = 0.6
+IMAGE_HEIGHT = 420  # px on the page; images scale to fit
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The animeparse web demo.")
+    parser.add_argument("--model-a", default=MODEL_A, help="branch A: Hub id or local folder (env ANIMEPARSE_MODEL_A)")
+    parser.add_argument("--model-b", default=MODEL_B, help="branch B: Hub id or local folder (env ANIMEPARSE_MODEL_B)")
+    parser.add_argument("--host", default=HOST, help="address to serve on (env GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, default=PORT, help="port to serve on (env GRADIO_SERVER_PORT)")
+    args = parser.parse_args()
+    if not 0 < args.port < 65536:
+        parser.error(f"--port must be in 1..65535, got {args.port}")
+    return args
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()
+    MODEL_A, MODEL_B = ARGS.model_a, ARGS.model_b
+
+
+def load_models(models: dict[str, str]):
+    for name, source in models.items():
+        if source in (DEFAULT_MODEL_A, DEFAULT_MODEL_B) and not Path(source).is_dir():
+            raise SystemExit(
+                f"animeparse app: no model {name} at {source}. Train the default models, or point the app at "
+                "checkpoints (Hub ids or local folders) with ANIMEPARSE_MODEL_A / ANIMEPARSE_MODEL_B "
+                "or python app.py --model-a ... --model-b ..."
+            )
+    try:
+        return load_branches(models)
+    except ModelLoadError as e:
+        raise SystemExit(f"animeparse app: {e}") from None
+
+
+MODELS = load_models({"A": MODEL_A, "B": MODEL_B})
+SCHEMA = model_schema(MODELS["A"][0])
+SCHEMAS = schema_options(SCHEMA)  # "16" -> 16 classes, "13" -> the 13-class merge
+SHARED_NAMES = set.intersection(*(set(s.names) for s in SCHEMAS.values()))
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def refuse(message: str) -> gr.Error:
+    """An error for the user (bad input), shown on the page; not a server fault, so no traceback in the log."""
+    return gr.Error(message, print_exception=False)
+
+
+def read_image(image: dict) -> tuple[np.ndarray, str]:
+    """The uploaded file as RGB (at most MAX_SIDE on a side), and a safe name for exports."""
+    name = Path(image.get("orig_name") or "image").name
+    try:
+        rgb = load_rgb(image["path"], name=name)
+    except ImageError as e:
+        raise refuse(str(e)) from None
+    small = fit_within(rgb, MAX_SIDE)
+    if small.size != rgb.size:
+        gr.Info(f"{name}: {rgb.width}x{rgb.height} downscaled to {small.width}x{small.height} for parsing")
+    stem = re.sub(r"[^\w.-]+", "_", Path(name).stem)[:64] or "image"
+    return small, stem
+
+
+def check_choice(use: str, schema_key: str) -> None:
+    """Values from the page are checked by gradio; API callers can send anything."""
+    if use not in USES:
+        raise refuse(f"model must be one of {list(USES)}, got {use!r}")
+    if schema_key not in SCHEMAS:
+        raise refuse(f"classes must be one of {list(SCHEMAS)}, got {schema_key!r}")
+
+
+def parse_upload(image: dict | None, use: str, view: str) -> Prediction | None:
+    """Run the models on a new image; the result stays in the session for every redraw."""
+    if image is None:
+        return None
+    check_choice(use, next(iter(SCHEMAS)))
+    rgb, stem = read_image(image)
+    return predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem)
+
+
+def legend(schema_key: str, labels: np.ndarray | None, visible: set[int], note: str = "") -> str:
+    """Swatches in the schema's palette for the classes in the picture; hidden ones faded."""
+    schema = SCHEMAS[schema_key]
+    present = set(np.unique(labels).tolist()) if labels is not None else set(range(schema.num_classes))
+    items = []
+    for i, (name, rgb) in enumerate(zip(schema.names, schema.palette)):
+        if i in present:
+            fade = "" if i in visible else "opacity:0.35;text-decoration:line-through;"
+            items.append(
+                f'<span class="legend-item" style="display:inline-flex;align-items:center;gap:4px;margin:2px 10px 2px 0;{fade}">'
+                f'<span style="width:14px;height:14px;border:1px solid #888;background:rgb{rgb}"></span>{html.escape(name)}</span>'
+            )
+    note_html = f"<p>{html.escape(note)}</p>" if note else ""
+    return f'<div id="legend">{"".join(items)}{note_html}</div>'
+
+
+def show(pred: Prediction | None, use: str, schema_key: str, classes: list[str], opacity: float, view: str):
+    """Draw the current view from the kept prediction (runs a branch only if it never ran here)."""
+    if pred is None:
+        return gr.update(value=None, visible=True), gr.update(value=None, visible=False), "", []
+    check_choice(use, schema_key)
+    schema = SCHEMAS[schema_key]
+    visible = {schema.label2id[c] for c in classes if c in schema.label2id}
+    labels = pred.run(MODELS, use).labels(use, schema)
+    table = [[name, round(share, 2)] for _, name, share in sorted(class_shares(labels, schema), key=lambda r: -r[2])]
+    if view == "disagreement":
+        disagree = pred.run(MODELS, ENSEMBLE).disagreement(schema)
+        note = f"A and B pick different classes on {disagree.mean():.1%} of the pixels (magenta)."
+        return gr.update(value=disagreement_view(pred.image, disagree), visible=True), gr.update(visible=False), legend(schema_key, None, set(), note), table
+    painted = overlay(pred.image, labels, schema, visible, opacity)
+    key = legend(schema_key, labels, visible)
+    if view == "side by side":
+        return gr.update(visible=False), gr.update(value=(pred.image, painted), visible=True), key, table
+    picture = color_map(labels, schema, visible) if view == "color map" else painted
+    return gr.update(value=picture, visible=True), gr.update(visible=False), key, table
+
+
+def export_files(pred: Prediction | None, use: str, schema_key: str) -> list[str] | None:
+    """The label map, color map and per-class layers of the current model and schema."""
+    if pred is None:
+        return None
+    check_choice(use, schema_key)
+    for old in EXPORT_DIR.glob("*"):
+        if time.time() - old.stat().st_mtime > EXPORT_MAX_AGE_S:
+            shutil.rmtree(old, ignore_errors=True)
+    out_dir = EXPORT_DIR / uuid.uuid4().hex
+    return [str(p) for p in export(pred.run(MODELS, use), use, SCHEMAS[schema_key], out_dir)]
+
+
+def class_choices(schema_key: str, classes: list[str]) -> dict:
+    """The class toggles of another schema: shared classes keep their state, the others start on."""
+    names = SCHEMAS[schema_key].names
+    return gr.update(choices=list(names), value=[n for n in names if n in classes or n not in SHARED_NAMES])
+
+
+def parse_api(image: dict | None, use: str, schema_key: str) -> tuple[np.ndarray, list[str]]:
+    """API: the label map (PNG of class ids) and the class names, index = id."""
+    if image is None:
+        raise refuse("no image given")
+    check_choice(use, schema_key)
+    rgb, stem = read_image(image)
+    schema = SCHEMAS[schema_key]
+    return predict(MODELS, rgb, use, name=stem).labels(use, schema), list(schema.names)
+
+
+# ---------------------------------------------------------------- page
+
+with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
+    gr.Markdown(
+        "# animeparse\nDrop an anime illustration or sketch: every pixel gets a part label. "
+        "Two co-trained SegFormer models (A and B); their average is the ensemble, and where they "
+        f"disagree is where they are unsure. Images over {MAX_SIDE} px are downscaled."
+    )
+    prediction = gr.State(time_to_live=3600)
+    with gr.Row():
+        with gr.Column():
+            image_in = gr.Image(label="Illustration", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=IMAGE_HEIGHT)
+            if EXAMPLES:
+                gr.Examples(EXAMPLES, inputs=image_in)
+        with gr.Column():
+            result = gr.Image(label="Parts", format="png", interactive=False, elem_id="result", height=IMAGE_HEIGHT)
+            compare = gr.ImageSlider(label="Input | parts", format="png", visible=False, elem_id="compare", height=IMAGE_HEIGHT)
+            key = gr.HTML()
+    with gr.Row():
+        view = gr.Radio(list(VIEWS), value="overlay", label="View")
+        use = gr.Radio([("A", "A"), ("B", "B"), ("A+B ensemble", ENSEMBLE)], value=ENSEMBLE, label="Model")
+        schema_key = gr.Radio([(f"{k} classes", k) for k in SCHEMAS], value=str(SCHEMA.num_classes), label="Classes")
+        opacity = gr.Slider(0, 1, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity")
+    with gr.Row():
+        classes = gr.CheckboxGroup(list(SCHEMA.names), value=list(SCHEMA.names[1:]), label="Show classes", scale=5)
+        with gr.Column(scale=1, min_width=120):
+            all_on = gr.Button("All", size="sm")
+            all_off = gr.Button("None", size="sm")
+    with gr.Row():
+        downloads = gr.File(label="Downloads: label map, color map, per-class layers", file_count="multiple", interactive=False)
+        table = gr.Dataframe(headers=["class", "pixels %"], label="Share of pixels", interactive=False)
+    with gr.Row(visible=False):  # the API endpoint's own outputs
+        api_call = gr.Button()
+        api_labels = gr.Image(format="png", image_mode="L")
+        api_classes = gr.JSON()
+
+    redraw = dict(fn=show, inputs=[prediction, use, schema_key, classes, opacity, view], outputs=[result, compare, key, table], api_visibility="private")
+    refresh = dict(fn=export_files, inputs=[prediction, use, schema_key], outputs=downloads, api_visibility="private")
+
+    image_in.change(parse_upload, [image_in, use, view], prediction, preprocess=False, concurrency_id="model", api_visibility="private").success(**redraw).success(**refresh)
+    use.input(**redraw).success(**refresh)
+    schema_key.input(class_choices, [schema_key, classes], classes, api_visibility="private").then(**redraw).success(**refresh)
+    for control in (classes, view):
+        control.input(**redraw)
+    opacity.input(**redraw, trigger_mode="always_last")
+    all_on.click(lambda k: list(SCHEMAS[k].names), schema_key, classes, api_visibility="private").then(**redraw)
+    all_off.click(lambda: [], None, classes, api_visibility="private").then(**redraw)
+    api_call.click(parse_api, [image_in, use, schema_key], [api_labels, api_classes], preprocess=False, concurrency_id="model", api_name="parse")
+
+
+if __name__ == "__main__":
+    demo.queue().launch(server_name=ARGS.host, server_port=ARGS.port, max_file_size=MAX_UPLOAD)
