@@ -58,13 +58,16 @@ def scratch_config(size: str, schema: Schema, **overrides) -> SegformerConfig:
     return SegformerConfig(**{**SCRATCH_SIZES[size], **label_config(schema), **overrides})  # overrides win
 
 
-def build_model(init: str, schema: Schema, scratch_size: str = "b0") -> SegformerForSemanticSegmentation:
+def build_model(
+    init: str, schema: Schema, scratch_size: str = "b0", **scratch_overrides
+) -> SegformerForSemanticSegmentation:
     """A segmentation model for ``schema``: ``init="scratch"`` or a Hub id / local checkpoint.
 
     A pretrained encoder keeps its weights; the decode head is new when the class count differs.
+    ``scratch_overrides`` (SegformerConfig fields) apply to scratch models only.
     """
     if init == "scratch":
-        return SegformerForSemanticSegmentation(scratch_config(scratch_size, schema))
+        return SegformerForSemanticSegmentation(scratch_config(scratch_size, schema, **scratch_overrides))
     try:
         return SegformerForSemanticSegmentation.from_pretrained(
             init, **label_config(schema), ignore_mismatched_sizes=True, use_safetensors=True

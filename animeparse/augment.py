@@ -1,0 +1,138 @@
+"""Training augmentations: small pure functions on (image, mask) pairs.
+
+Each function takes a PIL RGB image, its label mask (mode L, class ids, 255 = ignore, or None for
+an unlabeled image) and a ``random.Random``, and returns a new pair; inputs are never modified.
+Geometry moves image and mask together (bilinear for the image, nearest for the mask);
+photometric changes touch the image only. :class:`Augment` chains them for training.
+
+:func:`to_lineart` turns a color illustration into a pencil-style sketch; training uses it so the
+models also parse sketches, and other code imports it to make line-art inputs.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+
+from animeparse.labels import IGNORE_INDEX
+from animeparse.model import IMAGENET_MEAN
+
+Pair = tuple[Image.Image, "Image.Image | None"]
+
+PAD_COLOR = tuple(round(255 * m) for m in IMAGENET_MEAN)
+"""Image fill where a crop runs past the image: the normalisation mean, i.e. zero input."""
+
+
+def resize_pair(image: Image.Image, mask: Image.Image | None, size: tuple[int, int]) -> Pair:
+    """Resize to ``size`` (width, height): bilinear for the image, nearest for the mask."""
+    image = image.resize(size, Image.BILINEAR)
+    return image, None if mask is None else mask.resize(size, Image.NEAREST)
+
+
+def _pad(image: Image.Image, side: int, fill) -> Image.Image:
+    """Extend right and bottom to ``side`` x ``side`` with ``fill`` (no resampling)."""
+    canvas = Image.new(image.mode, (side, side), fill)
+    canvas.paste(image, (0, 0))
+    return canvas
+
+
+def random_scale_crop(
+    image: Image.Image,
+    mask: Image.Image | None,
+    base_size: int,
+    crop_size: int,
+    scale_range: tuple[float, float],
+    rng: random.Random,
+) -> Pair:
+    """Resize to a ``base_size * s`` square (s drawn from ``scale_range``), pad, crop ``crop_size``.
+
+    The square base is the geometry the image processor gives at inference (it resizes every
+    image to ``base_size`` x ``base_size``), so training sees parts at the sizes inference does.
+    Padding is the mean color in the image and IGNORE_INDEX in the mask.
+    """
+    side = max(1, round(base_size * rng.uniform(*scale_range)))
+    image, mask = resize_pair(image, mask, (side, side))
+    if side < crop_size:
+        image = _pad(image, crop_size, PAD_COLOR)
+        mask = None if mask is None else _pad(mask, crop_size, IGNORE_INDEX)
+        side = crop_size
+    left, top = rng.randint(0, side - crop_size), rng.randint(0, side - crop_size)
+    box = (left, top, left + crop_size, top + crop_size)
+    return image.crop(box), None if mask is None else mask.crop(box)
+
+
+def hflip(image: Image.Image, mask: Image.Image | None, rng: random.Random, p: float = 0.5) -> Pair:
+    """Mirror left-right with probability ``p`` (the schema has no left/right classes)."""
+    if rng.random() >= p:
+        return image, mask
+    return ImageOps.mirror(image), None if mask is None else ImageOps.mirror(mask)
+
+
+def color_jitter(image: Image.Image, rng: random.Random, strength: float, hue: float) -> Image.Image:
+    """Scale brightness, contrast and saturation by factors in [1 - strength, 1 + strength] and
+    rotate the hue by up to ``hue`` of a turn: hair and clothes come in every color."""
+    for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+        image = enhance(image).enhance(rng.uniform(1 - strength, 1 + strength))
+    if hue > 0:
+        h, s, v = image.convert("HSV").split()
+        shift = round(rng.uniform(-hue, hue) * 256)
+        h = h.point(lambda value: (value + shift) % 256)
+        image = Image.merge("HSV", (h, s, v)).convert("RGB")
+    return image
+
+
+def grayscale(image: Image.Image) -> Image.Image:
+    """Drop color, keeping three channels."""
+    return image.convert("L").convert("RGB")
+
+
+def blur(image: Image.Image, rng: random.Random, radius_range: tuple[float, float]) -> Image.Image:
+    """Gaussian blur with a radius drawn from ``radius_range`` (soft or low-resolution art)."""
+    return image.filter(ImageFilter.GaussianBlur(rng.uniform(*radius_range)))
+
+
+def to_lineart(image: Image.Image, radius: float = 2.0, darkness: float = 3.0) -> Image.Image:
+    """A pencil-style sketch of ``image``: dark lines where colors change, white elsewhere.
+
+    Color dodge of each channel with its blurred negative (flat areas turn white, edges stay
+    dark), then the darkest channel, so a boundary between two colors of equal brightness still
+    draws a line. ``darkness`` > 1 deepens the lines. Returns RGB of the same size.
+    """
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    negative_blur = 255.0 - np.asarray(image.convert("RGB").filter(ImageFilter.GaussianBlur(radius)), dtype=np.float32)
+    dodge = np.clip(rgb * 255.0 / np.maximum(255.0 - negative_blur, 1.0), 0, 255).min(axis=2)
+    sketch = 255.0 * (dodge / 255.0) ** darkness
+    return Image.fromarray(sketch.round().astype(np.uint8), "L").convert("RGB")
+
+
+@dataclass(frozen=True)
+class Augment:
+    """The training augmentation: geometry on the pair, then photometric changes on the image."""
+
+    base_size: int
+    crop_size: int
+    scale_range: tuple[float, float] = (0.5, 2.0)
+    hflip_p: float = 0.5
+    jitter_p: float = 0.8
+    jitter_strength: float = 0.3
+    jitter_hue: float = 0.05
+    grayscale_p: float = 0.1
+    blur_p: float = 0.1
+    blur_radius: tuple[float, float] = (0.3, 1.5)
+    lineart_p: float = 0.1
+
+    def __call__(self, image: Image.Image, mask: Image.Image | None, rng: random.Random) -> Pair:
+        image, mask = random_scale_crop(image, mask, self.base_size, self.crop_size, self.scale_range, rng)
+        image, mask = hflip(image, mask, rng, self.hflip_p)
+        if rng.random() < self.lineart_p:  # a sketch has no color left to jitter
+            return to_lineart(image), mask
+        if rng.random() < self.jitter_p:
+            image = color_jitter(image, rng, self.jitter_strength, self.jitter_hue)
+        if rng.random() < self.grayscale_p:
+            image = grayscale(image)
+        if rng.random() < self.blur_p:
+            image = blur(image, rng, self.blur_radius)
+        return image, mask
