@@ -40,6 +40,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_branch_dirs(tmp_path_factory) -> dict[str, Path]:
+    """Two saved tiny 16-class models with different weights: the co-trained branches A and B."""
+    dirs = {}
+    for seed, name in enumerate(("A", "B")):
+        dirs[name] = tmp_path_factory.mktemp(f"tiny_branch_{name.lower()}")
+        save_model(tiny_model(seed=seed), make_processor(64), dirs[name])
+    return dirs
+
+
 @pytest.fixture
 def hub(tmp_path_factory, monkeypatch):
     """A local Hugging Face Hub (tests/hub_double.py) that every HF client in the test talks to.

@@ -1,0 +1,311 @@
+"""The inference core: label maps, ensemble, schema merge, pictures, exports and the batch command."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_model
+from PIL import Image
+
+from animeparse.labels import IGNORE_COLOR, MERGE_16_TO_13, SCHEMA_13, SCHEMA_16, remap
+from animeparse.model import ModelLoadError, make_processor, save_model
+from animeparse.predict import (
+    ENSEMBLE,
+    Prediction,
+    class_shares,
+    color_map,
+    disagreement_view,
+    export,
+    layers_zip,
+    load_branches,
+    main,
+    overlay,
+    predict,
+)
+
+
+def random_image(height: int, width: int, seed: int = 0) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def branches(tiny_branch_dirs):
+    return load_branches({name: str(path) for name, path in tiny_branch_dirs.items()})
+
+
+def count_forwards(branches) -> dict[str, int]:
+    calls = {name: 0 for name in branches}
+    for name, (model, _) in branches.items():
+        model.register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+    return calls
+
+
+def transformers_logits(branch, image: Image.Image) -> torch.Tensor:
+    """The model's own output, through transformers only: (1, C, h, w)."""
+    model, processor = branch
+    with torch.inference_mode():
+        return model(**processor(images=image, return_tensors="pt")).logits
+
+
+def test_branch_label_map_is_transformers_post_processing(branches):
+    image = random_image(70, 90)
+    labels = predict(branches, image, "A").labels("A", SCHEMA_16)
+
+    model, processor = branches["A"]
+    with torch.inference_mode():
+        outputs = model(**processor(images=image, return_tensors="pt"))
+    expected = processor.post_process_semantic_segmentation(outputs, target_sizes=[(70, 90)])[0].numpy()
+    assert labels.dtype == np.uint8 and labels.shape == (70, 90)
+    np.testing.assert_array_equal(labels, expected)
+    assert len(np.unique(labels)) > 1  # a real map, not a constant
+
+
+def test_ensemble_is_argmax_of_averaged_probabilities(branches):
+    image = random_image(48, 40, seed=1)
+    prediction = predict(branches, image, ENSEMBLE)
+    probs = [
+        F.interpolate(transformers_logits(branches[name], image), size=(48, 40), mode="bilinear", align_corners=False)[0].softmax(0)
+        for name in ("A", "B")
+    ]
+    expected = ((probs[0] + probs[1]) / 2).argmax(0).numpy()
+    np.testing.assert_array_equal(prediction.labels(ENSEMBLE, SCHEMA_16), expected)
+    # The two branches really differ here, so the ensemble is not just one of them.
+    assert (prediction.labels("A", SCHEMA_16) != prediction.labels("B", SCHEMA_16)).any()
+
+
+def test_ensemble_of_one_model_twice_is_that_model(tiny_branch_dirs):
+    same = load_branches({"A": str(tiny_branch_dirs["A"]), "B": str(tiny_branch_dirs["A"])})
+    prediction = predict(same, random_image(40, 56, seed=2), ENSEMBLE)
+    np.testing.assert_array_equal(prediction.labels(ENSEMBLE, SCHEMA_16), prediction.labels("A", SCHEMA_16))
+    assert not prediction.disagreement(SCHEMA_16).any()
+
+
+def probabilities_as_logits(*pixels: dict[str, float]) -> torch.Tensor:
+    """(16, 1, N) logits whose softmax gives each pixel the named class probabilities."""
+    probs = torch.full((16, 1, len(pixels)), 1e-6)
+    for x, pixel in enumerate(pixels):
+        for name, p in pixel.items():
+            probs[SCHEMA_16.label2id[name], 0, x] = p
+    return probs.log()
+
+
+def test_13_classes_sum_member_probabilities():
+    logits = probabilities_as_logits(
+        {"hair": 0.4, "eyes": 0.3, "eyebrows": 0.3},  # hair wins alone; eyes + eyebrows win merged
+        {"face": 0.3, "skin": 0.25, "arms": 0.25, "legs": 0.2},  # face alone; skin + arms + legs merged
+        {"top": 0.9, "bottom": 0.1},  # a clear winner keeps its class
+    )
+    prediction = Prediction(np.zeros((1, 3, 3), np.uint8), SCHEMA_16, logits={"A": logits, "B": logits.roll(1, dims=2)})
+
+    assert [SCHEMA_16.names[i] for i in prediction.labels("A", SCHEMA_16)[0]] == ["hair", "face", "top"]
+    assert [SCHEMA_13.names[i] for i in prediction.labels("A", SCHEMA_13)[0]] == ["eyes", "skin", "top"]
+    # Merging a label map instead would keep hair and face: the merge works on probabilities.
+    assert [SCHEMA_13.names[i] for i in remap(prediction.labels("A", SCHEMA_16), MERGE_16_TO_13)[0]] == ["hair", "face", "top"]
+    # The ensemble merges the averaged probabilities of both branches.
+    probs = (logits.softmax(0) + logits.roll(1, dims=2).softmax(0)) / 2
+    merged = torch.zeros(13, 1, 3).index_add_(0, torch.as_tensor(MERGE_16_TO_13[:16].astype(np.int64)), probs)
+    np.testing.assert_array_equal(prediction.labels(ENSEMBLE, SCHEMA_13), merged.argmax(0).numpy())
+
+
+def test_switching_schema_branch_and_toggles_runs_each_model_once(branches):
+    calls = count_forwards(branches)
+    prediction = predict(branches, random_image(64, 64, seed=3), "A")
+    assert calls == {"A": 1, "B": 0}
+
+    for schema in (SCHEMA_13, SCHEMA_16, SCHEMA_13):
+        labels = prediction.labels("A", schema)
+        overlay(prediction.image, labels, schema, range(1, schema.num_classes), 0.3)
+        color_map(labels, schema, [1, 2])
+    assert calls == {"A": 1, "B": 0}
+    with pytest.raises(ValueError, match="model B has not run"):
+        prediction.labels(ENSEMBLE, SCHEMA_16)
+
+    prediction.run(branches, ENSEMBLE)  # only B is missing
+    prediction.run(branches, "B")
+    prediction.labels(ENSEMBLE, SCHEMA_13), prediction.disagreement(SCHEMA_16)
+    assert calls == {"A": 1, "B": 1}
+
+
+def test_disagreement_marks_where_branches_differ(branches):
+    prediction = predict(branches, random_image(50, 60, seed=4), ENSEMBLE)
+    for schema in (SCHEMA_16, SCHEMA_13):
+        expected = prediction.labels("A", schema) != prediction.labels("B", schema)
+        np.testing.assert_array_equal(prediction.disagreement(schema), expected)
+    view = disagreement_view(prediction.image, prediction.disagreement(SCHEMA_16))
+    assert (view[prediction.disagreement(SCHEMA_16)] == (255, 0, 255)).all()
+    assert not (view[~prediction.disagreement(SCHEMA_16)] == (255, 0, 255)).all(axis=-1).any()
+
+
+@pytest.fixture
+def scene():
+    image = np.random.default_rng(5).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    labels = np.zeros((20, 30), np.uint8)
+    labels[2:8, 3:12] = 1  # hair
+    labels[10:15, 5:25] = 9  # top
+    labels[16:, :4] = 3  # eyes
+    return image, labels
+
+
+def test_overlay_paints_only_visible_classes(scene):
+    image, labels = scene
+    out = overlay(image, labels, SCHEMA_16, visible=[1, 9], opacity=0.25)
+    untouched = ~np.isin(labels, [1, 9])
+    np.testing.assert_array_equal(out[untouched], image[untouched])
+    hair = labels == 1
+    expected = np.round(image[hair] * 0.75 + np.array(SCHEMA_16.palette[1]) * 0.25)
+    assert np.abs(out[hair].astype(int) - expected).max() <= 1
+
+    np.testing.assert_array_equal(overlay(image, labels, SCHEMA_16, [1, 9], 0.0), image)
+    opaque = overlay(image, labels, SCHEMA_16, range(16), 1.0)
+    np.testing.assert_array_equal(opaque, SCHEMA_16.colorize(labels))
+    with pytest.raises(ValueError, match="opacity"):
+        overlay(image, labels, SCHEMA_16, [1], 1.5)
+
+
+def test_color_map_leaves_hidden_classes_white(scene):
+    _, labels = scene
+    full = color_map(labels, SCHEMA_16)
+    np.testing.assert_array_equal(full, SCHEMA_16.colorize(labels))
+    partial = color_map(labels, SCHEMA_16, visible=[9])
+    np.testing.assert_array_equal(partial[labels == 9], full[labels == 9])
+    assert (partial[labels != 9] == IGNORE_COLOR).all()
+
+
+def test_class_shares(scene):
+    _, labels = scene
+    shares = class_shares(labels, SCHEMA_16)
+    assert [(i, n) for i, n, _ in shares] == list(enumerate(SCHEMA_16.names))
+    by_name = {n: p for _, n, p in shares}
+    assert by_name["hair"] == pytest.approx(54 * 100 / 600)
+    assert by_name["top"] == pytest.approx(100 * 100 / 600)
+    assert by_name["props"] == 0
+    assert sum(by_name.values()) == pytest.approx(100)
+
+
+def test_layers_zip_cuts_out_each_class(scene):
+    image, labels = scene
+    with zipfile.ZipFile(io.BytesIO(layers_zip(image, labels, SCHEMA_16))) as zf:
+        assert sorted(zf.namelist()) == ["00_background.png", "01_hair.png", "03_eyes.png", "09_top.png"]
+        for name in zf.namelist():
+            layer = np.asarray(Image.open(zf.open(name)))
+            inside = labels == int(name[:2])
+            assert layer.shape == (20, 30, 4)
+            np.testing.assert_array_equal(layer[..., 3], np.where(inside, 255, 0))
+            np.testing.assert_array_equal(layer[inside][:, :3], image[inside])
+
+
+def test_export_writes_label_map_color_map_and_layers(branches, tmp_path):
+    prediction = predict(branches, random_image(33, 47, seed=6), "B", name="girl")
+    files = export(prediction, "B", SCHEMA_13, tmp_path)
+    assert [p.name for p in files] == ["girl_labels.png", "girl_colors.png", "girl_layers.zip"]
+    labels = np.asarray(Image.open(files[0]))
+    np.testing.assert_array_equal(labels, prediction.labels("B", SCHEMA_13))
+    np.testing.assert_array_equal(np.asarray(Image.open(files[1])), SCHEMA_13.colorize(labels))
+    assert zipfile.ZipFile(files[2]).namelist()
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_branches_must_share_classes(tmp_path, tiny_branch_dirs):
+    save_model(tiny_model(SCHEMA_13), make_processor(64), tmp_path)
+    with pytest.raises(ModelLoadError, match="model B .* has classes .* both branches must share one schema"):
+        load_branches({"A": str(tiny_branch_dirs["A"]), "B": str(tmp_path)})
+
+
+# ---------------------------------------------------------------- batch command
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    random_image(40, 52, seed=7).save(folder / "plain.png")
+    rgba = np.dstack([np.asarray(random_image(36, 36, seed=8)), np.full((36, 36), 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(folder / "transparent.png")
+    random_image(90, 150, seed=9).save(folder / "large.jpg")  # over --max-side 64 below
+    (folder / "broken.png").write_bytes((folder / "plain.png").read_bytes()[:60])
+    (folder / "notes.txt").write_text("not an image, and not named like one")
+    return folder
+
+
+def batch_args(inputs, tiny_branch_dirs, out, *extra):
+    models = ["--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"])]
+    return [str(inputs), "--out", str(out), *models, "--max-side", "64", *extra]
+
+
+def test_batch_command_writes_maps_and_skips_unreadable_files(inputs, tiny_branch_dirs, branches, tmp_path):
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "animeparse.predict", *batch_args(inputs, tiny_branch_dirs, out, "--overlays", "--use", "A")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "broken.png: corrupt or truncated image" in result.stderr
+    assert "wrote 3 of 4 images" in result.stderr and "notes.txt" not in result.stderr
+    for folder in ("labels", "colors", "overlays"):
+        assert sorted(p.name for p in (out / folder).iterdir()) == ["large.png", "plain.png", "transparent.png"]
+
+    labels = np.asarray(Image.open(out / "labels" / "plain.png"))
+    np.testing.assert_array_equal(labels, predict(branches, Image.open(inputs / "plain.png"), "A").labels("A", SCHEMA_16))
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "colors" / "plain.png")), SCHEMA_16.colorize(labels))
+    # Transparency is composited over white before parsing.
+    white = Image.alpha_composite(Image.new("RGBA", (36, 36), "white"), Image.open(inputs / "transparent.png")).convert("RGB")
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(out / "labels" / "transparent.png")), predict(branches, white, "A").labels("A", SCHEMA_16)
+    )
+    # Large images are parsed downscaled, and their maps scaled back to the image size.
+    large = Image.open(out / "labels" / "large.png")
+    assert large.size == (150, 90) and large.mode == "L"
+    small = predict(branches, Image.open(inputs / "large.jpg").resize((64, 38), Image.BICUBIC), "A").labels("A", SCHEMA_16)
+    np.testing.assert_array_equal(np.asarray(large), np.asarray(Image.fromarray(small).resize((150, 90), Image.NEAREST)))
+
+
+def test_batch_command_13_classes_and_clean_exit(inputs, tiny_branch_dirs, branches, tmp_path, capsys):
+    (inputs / "broken.png").unlink()
+    out = tmp_path / "out"
+    assert main(batch_args(inputs, tiny_branch_dirs, out, "--classes", "13")) == 0
+    labels = np.asarray(Image.open(out / "labels" / "plain.png"))
+    expected = predict(branches, Image.open(inputs / "plain.png"), ENSEMBLE).labels(ENSEMBLE, SCHEMA_13)
+    np.testing.assert_array_equal(labels, expected)
+    assert not (out / "overlays").exists()
+    assert "wrote 3 of 3 images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--opacity", "1.5"], "--opacity must be in [0, 1]"),
+        (["--max-side", "8"], "--max-side must be at least 32"),
+        (["--use", "C"], "invalid choice: 'C'"),
+    ],
+)
+def test_batch_command_rejects_bad_options(inputs, tiny_branch_dirs, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(batch_args(inputs, tiny_branch_dirs, tmp_path / "out", *extra))
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_command_rejects_bad_inputs(inputs, tiny_branch_dirs, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(batch_args(inputs, tiny_branch_dirs, out, "--classes", "7")) == 2
+    assert "--classes 7: the models offer ['13', '16']" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit):
+        main(batch_args(tmp_path / "missing", tiny_branch_dirs, out))
+    assert "inputs not found" in capsys.readouterr().err
+
+    random_image(10, 10).save(tmp_path / "plain.jpg")
+    assert main([str(inputs), str(tmp_path / "plain.jpg"), "--out", str(out)]) == 2
+    assert "would write the same output name plain.png" in capsys.readouterr().err
+
+    assert main([str(inputs), "--out", str(out), "--model-a", str(tmp_path / "nowhere"), "--use", "A"]) == 2
+    assert "cannot load model" in capsys.readouterr().err
+    assert not out.exists()
