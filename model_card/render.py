@@ -1,0 +1,144 @@
+"""Model cards for trained models: YAML metadata and tables filled from measured metrics.
+
+``train/cotrain.py`` calls :func:`render_model_card` for each branch with the ``metrics.json``
+it wrote and its resolved config; the text goes to the model folder's README.md. The layout is
+``template.md`` (Jinja, rendered by ``huggingface_hub.ModelCard``); the metadata follows the Hub's
+model card spec, so the Hub shows the task widget and the ``model-index`` results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+TEMPLATE = Path(__file__).with_name("template.md")
+
+VARIANTS = ("A", "B", "A+B")
+"""Metric entries per schema in metrics.json: each branch and their probability average."""
+
+TAGS = ["image-segmentation", "semantic-segmentation", "segformer", "anime", "character-parsing", "cross-pseudo-supervision"]
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def report_split(metrics: dict) -> str:
+    """The split the card reports: ``test`` when the run evaluated one, else the validation split."""
+    splits = metrics["splits"]
+    return "test" if "test" in splits else next(iter(splits))
+
+
+def results_table(metrics: dict, branch: str) -> str:
+    rows = []
+    for split, result in metrics["splits"].items():
+        for schema_name, variants in result["schemas"].items():
+            rows.append(
+                [split, schema_name, str(result["num_images"]), _pct(variants[branch]["mean_iou"]),
+                 _pct(variants[branch]["overall_accuracy"]), _pct(variants["A+B"]["mean_iou"])]
+            )
+    return _table(["split", "classes", "images", f"mean IoU ({branch}) %", f"pixel accuracy ({branch}) %", "mean IoU (A+B) %"], rows)
+
+
+def class_table(variants: dict) -> str:
+    names = list(variants["A"]["per_category_iou"])
+    rows = [[name] + [_pct(variants[v]["per_category_iou"][name]) for v in VARIANTS] for name in names]
+    return _table(["class", "IoU A %", "IoU B %", "IoU A+B %"], rows)
+
+
+def difficulty_table(variants: dict, branch: str) -> str:
+    groups = variants[branch]["per_difficulty"]
+    if not groups:
+        return "The dataset has no `difficulty` column."
+    rows = [
+        [name, str(g["num_images"]), _pct(g["mean_iou"]), _pct(variants["A+B"]["per_difficulty"][name]["mean_iou"])]
+        for name, g in groups.items()
+    ]
+    return _table(["difficulty", "images", f"mean IoU ({branch}) %", "mean IoU (A+B) %"], rows)
+
+
+def settings_table(config: dict) -> str:
+    keys = [
+        ("init", "initialisation"), ("scratch_size", "scratch size"), ("max_steps", "steps"),
+        ("batch_size", "labeled batch per process"), ("unlabeled_batch_size", "unlabeled batch per process"),
+        ("num_processes", "processes"), ("lr", "learning rate (AdamW)"), ("head_lr_scale", "decode head lr scale"),
+        ("weight_decay", "weight decay"), ("warmup_steps", "warmup steps"), ("poly_power", "polynomial decay power"),
+        ("cps_weight", "CPS weight"), ("cps_warmup_steps", "supervised steps before CPS"),
+        ("crop_size", "crop size"), ("eval_size", "input size"), ("labeled_fraction", "labeled fraction"),
+        ("labeled_images", "labeled images"), ("unlabeled_images", "unlabeled images"),
+        ("classes", "classes"), ("mixed_precision", "mixed precision"), ("seed", "seed"),
+    ]
+    return _table(["setting", "value"], [[label, f"`{config[key]}`"] for key, label in keys if key in config])
+
+
+def eval_results(metrics: dict, branch: str, dataset_id: str, dataset_name: str) -> list[EvalResult]:
+    split = report_split(metrics)
+    out = []
+    for schema_name, variants in metrics["splits"][split]["schemas"].items():
+        for metric_type, label in (("mean_iou", "mean IoU"), ("overall_accuracy", "pixel accuracy")):
+            value = variants[branch][metric_type]
+            if value is not None:
+                out.append(EvalResult(
+                    task_type="image-segmentation", task_name="Anime character parsing",
+                    dataset_type=dataset_id, dataset_name=dataset_name, dataset_split=split,
+                    metric_type=metric_type, metric_name=f"{label} ({schema_name})", metric_config=schema_name,
+                    metric_value=round(value, 4),
+                ))
+    return out
+
+
+def render_model_card(
+    *, branch: str, repo_id: str, sibling_id: str, metrics: dict, config: dict, dataset_id: str, class_names: list[str]
+) -> str:
+    """The README.md of one branch (``"A"`` or ``"B"``).
+
+    ``metrics`` is the run's metrics.json, ``config`` its resolved config, ``dataset_id`` the Hub
+    id (or folder name) of the training dataset, ``repo_id`` where this model is published (or
+    its local folder) and ``sibling_id`` the other branch's.
+    """
+    split = report_split(metrics)
+    schema_name = next(iter(metrics["splits"][split]["schemas"]))
+    variants = metrics["splits"][split]["schemas"][schema_name]
+    dataset_name = Path(dataset_id).name if Path(dataset_id).exists() else dataset_id
+    is_hub_dataset = not Path(dataset_id).exists()
+    model_name = Path(repo_id).name if Path(repo_id).exists() else repo_id
+    card_data = ModelCardData(
+        model_name=model_name,
+        pipeline_tag="image-segmentation",
+        library_name="transformers",
+        datasets=[dataset_id] if is_hub_dataset else None,
+        base_model=None if config["init"] == "scratch" else config["init"],
+        tags=TAGS,
+        eval_results=eval_results(metrics, branch, dataset_id if is_hub_dataset else dataset_name, dataset_name),
+    )
+    note = " (kept for the best validation A+B mean IoU)" if metrics["exported"] == "best" else ""
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE),
+        model_name=model_name,
+        branch=branch,
+        sibling_id=sibling_id,
+        repo_id=repo_id,
+        num_classes=len(class_names),
+        class_list=", ".join(class_names),
+        eval_size=config["eval_size"],
+        dataset_name=dataset_name,
+        step=metrics["step"],
+        max_steps=config["max_steps"],
+        selection_note=note,
+        report_split=split,
+        schema_name=schema_name,
+        results_table=results_table(metrics, branch),
+        class_table=class_table(variants),
+        difficulty_table=difficulty_table(variants, branch),
+        settings_table=settings_table(config),
+        labeled_images=config.get("labeled_images", "?"),
+        unlabeled_images=config.get("unlabeled_images", "?"),
+    )
+    return str(card)

@@ -1,0 +1,569 @@
+#!/usr/bin/env python
+"""Co-train two SegFormer part parsers with cross pseudo supervision (CPS, Chen et al., CVPR 2021).
+
+Branches A and B learn from the labeled images, and on unlabeled ones each learns from the other's
+pseudo labels on CutMixed images (see ``train_step``). ``--cps-weight 0`` is the supervised
+baseline through the same code (same steps, augmentation and labeled images).
+
+Launch (one process, CPU or one GPU; ``python train/cotrain.py ...`` does the same):
+
+    accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \\
+        train/cotrain.py --dataset ORG/NAME_OR_DIR --output-dir outputs/cps
+
+    # pretrained encoder (online), bf16 autocast (CPU and GPU), 1/8 of the labels
+    accelerate launch ... train/cotrain.py --dataset DIR --output-dir outputs/cps \\
+        --init nvidia/mit-b0 --mixed-precision bf16 --labeled-fraction 0.125
+
+    # several GPUs, or two CPU processes (gloo)
+    accelerate launch --multi_gpu --num_processes 4 train/cotrain.py --dataset DIR --output-dir outputs/cps
+    torchrun --nproc_per_node 2 train/cotrain.py --dataset DIR --output-dir outputs/cps
+
+    # supervised baseline; continue a stopped run (same command plus --resume)
+    ... --cps-weight 0
+    ... --resume
+
+Outputs in --output-dir: model_a/ and model_b/ (safetensors, image processor, id2label, model
+card; ``pipeline("image-segmentation", model=DIR/model_a)`` loads them), metrics.json,
+checkpoints/step-NNNNNNNN/ (accelerate state and config.json: the latest and the best) and
+logs/ (TensorBoard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import datasets
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import SegformerConfig, get_polynomial_decay_schedule_with_warmup
+
+from animeparse.augment import Augment
+from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, segmentation_ce
+from animeparse.data import load_dataset_schema, load_parsing_dataset, split_labeled
+from animeparse.labels import SCHEMA_16, Schema, get_schema, merged_schema, remap_table
+from animeparse.metrics import confusion_matrices, merge_confusion, summarize, summarize_groups
+from animeparse.model import SCRATCH_SIZES, ModelLoadError, build_model, make_processor, save_model
+from animeparse.transforms import EvalTransform, TrainTransform, pad_collate
+from model_card.render import VARIANTS, render_model_card
+
+logger = get_logger(__name__, log_level="INFO")
+
+RUN_CONTROL = {"resume", "overwrite", "num_workers", "eval_every", "save_every", "log_every", "report_to",
+               "push_to_hub", "hub_private", "dataset_id", "export"}
+"""Options that may change when a run is resumed; any other difference is refused."""
+
+DIFFICULTY_ORDER = ("easy", "medium", "hard")
+
+
+def json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, got {text!r}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", required=True, help="animeparse Datasets repo: Hub id or local folder in Hub layout")
+    g.add_argument("--dataset-id", default=None, help="Hub id to name in the model cards when --dataset is a local copy")
+    g.add_argument("--classes", default="16", help="classes to train: 16, 13 (the merged schema) or a schema JSON file")
+    g.add_argument("--labeled-fraction", type=float, default=1.0,
+                   help="keep labels on this deterministic fraction of the train split; the rest joins the unlabeled images")
+    g.add_argument("--train-split", default="train", help="labeled split")
+    g.add_argument("--unlabeled-split", default="unlabeled", help="split of unlabeled images, used when present ('' = none)")
+    g.add_argument("--eval-split", default="validation", help="split evaluated during training (picks the best step)")
+    g.add_argument("--test-split", default="test", help="split evaluated once at the end, when present ('' = none)")
+    g = p.add_argument_group("model")
+    g.add_argument("--init", default="scratch", help="'scratch', a Hub id (e.g. nvidia/mit-b0) or a local SegFormer checkpoint")
+    g.add_argument("--scratch-size", default="b0", choices=sorted(SCRATCH_SIZES), help="SegFormer size for --init scratch")
+    g.add_argument("--scratch-config", default=None, type=json_object,
+                   help='JSON of SegformerConfig fields overriding the scratch size, e.g. \'{"depths": [1, 1, 1, 1]}\'')
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--max-steps", type=int, default=4000,
+                   help="training steps, one labeled batch per process each (0: only evaluate and export --init)")
+    g.add_argument("--batch-size", type=int, default=8, help="labeled images per process and step")
+    g.add_argument("--unlabeled-batch-size", type=int, default=8, help="unlabeled images per process and step (CutMix pairs within it)")
+    g.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate of the encoder")
+    g.add_argument("--head-lr-scale", type=float, default=10.0, help="decode head learning rate = lr x this (as in SegFormer)")
+    g.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
+    g.add_argument("--warmup-steps", type=int, default=200, help="linear learning-rate warmup steps")
+    g.add_argument("--poly-power", type=float, default=1.0, help="power of the polynomial learning-rate decay after warmup")
+    g.add_argument("--mixed-precision", default="no", choices=["no", "bf16", "fp16"],
+                   help="autocast precision; bf16 works on CPU and GPU, fp16 on GPU only")
+    g.add_argument("--seed", type=int, default=0, help="seed of data order, augmentation and branch A (B uses seed + 1)")
+    g = p.add_argument_group("cross pseudo supervision")
+    g.add_argument("--cps-weight", type=float, default=1.5, help="weight of the CPS loss (0 = supervised baseline, no unlabeled data)")
+    g.add_argument("--cps-warmup-steps", type=int, default=500,
+                   help="supervised steps before CPS starts, so early pseudo labels are not noise")
+    g.add_argument("--cutmix-area", type=float, nargs=2, default=(0.25, 0.5), metavar=("MIN", "MAX"),
+                   help="range of the box area (fraction of the image) kept from the first image of a CutMix pair")
+    g.add_argument("--cutmix-boxes", type=int, default=3, help="boxes per CutMix mask")
+    g = p.add_argument_group("augmentation")
+    g.add_argument("--crop-size", type=int, default=256, help="training crop side in pixels (multiple of 4)")
+    g.add_argument("--eval-size", type=int, default=512,
+                   help="input side the image processor resizes to (evaluation, pipeline); training scales crop from it")
+    g.add_argument("--scale-range", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"),
+                   help="random scale of the eval-size image before cropping")
+    g.add_argument("--hflip-p", type=float, default=0.5, help="probability of a horizontal flip")
+    g.add_argument("--jitter-p", type=float, default=0.8, help="probability of color jitter")
+    g.add_argument("--grayscale-p", type=float, default=0.1, help="probability of grayscale")
+    g.add_argument("--blur-p", type=float, default=0.1, help="probability of Gaussian blur")
+    g.add_argument("--lineart-p", type=float, default=0.1, help="probability of converting to line art (sketch)")
+    g = p.add_argument_group("run")
+    g.add_argument("--output-dir", required=True, help="folder for models, metrics, checkpoints and logs")
+    g.add_argument("--eval-batch-size", type=int, default=4, help="images per process and evaluation batch")
+    g.add_argument("--eval-every", type=int, default=500, help="evaluate every N steps (0 = only at the end)")
+    g.add_argument("--save-every", type=int, default=250,
+                   help="checkpoint every N steps (0 = none; the best step is still kept for --export best)")
+    g.add_argument("--log-every", type=int, default=10, help="log losses every N steps")
+    g.add_argument("--num-workers", type=int, default=2, help="data loader worker processes per training process")
+    g.add_argument("--report-to", default="tensorboard", choices=["tensorboard", "none"], help="experiment tracker")
+    g.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --output-dir (if any)")
+    g.add_argument("--overwrite", action="store_true", help="delete a previous run's checkpoints and outputs in --output-dir")
+    g.add_argument("--export", default="best", choices=["best", "last"],
+                   help="weights written to model_a/ and model_b/: the best validation step or the last one")
+    g.add_argument("--push-to-hub", default=None, metavar="ORG/NAME", help="push the models to ORG/NAME-a and ORG/NAME-b")
+    g.add_argument("--hub-private", action="store_true", help="create the Hub repos as private")
+    args = p.parse_args(argv)
+    check_args(p, args)
+    return args
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    positive = ["batch_size", "unlabeled_batch_size", "eval_batch_size", "crop_size", "eval_size",
+                "log_every", "cutmix_boxes"]
+    for name in positive:
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    for name in ["max_steps", "warmup_steps", "cps_warmup_steps", "eval_every", "save_every", "num_workers"]:
+        if getattr(args, name) < 0:
+            p.error(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
+    for name in ["lr", "head_lr_scale", "poly_power"]:
+        if not getattr(args, name) > 0:
+            p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.weight_decay < 0 or args.cps_weight < 0:
+        p.error("--weight-decay and --cps-weight must be 0 or more")
+    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p"]:
+        if not 0 <= getattr(args, name) <= 1:
+            p.error(f"--{name.replace('_', '-')} is a probability, got {getattr(args, name)}")
+    if 0 < args.max_steps <= args.warmup_steps:
+        p.error(f"--warmup-steps ({args.warmup_steps}) must be less than --max-steps ({args.max_steps})")
+    if not 0 < args.labeled_fraction <= 1:
+        p.error(f"--labeled-fraction must be in (0, 1], got {args.labeled_fraction}")
+    if not 0 < args.cutmix_area[0] <= args.cutmix_area[1] < 1:
+        p.error(f"--cutmix-area needs 0 < MIN <= MAX < 1, got {args.cutmix_area}")
+    if not 0 < args.scale_range[0] <= args.scale_range[1]:
+        p.error(f"--scale-range needs 0 < MIN <= MAX, got {args.scale_range}")
+    if args.crop_size % 4:
+        p.error(f"--crop-size must be a multiple of 4 (SegFormer's output stride, on which CutMix boxes lie), got {args.crop_size}")
+    if args.cps_weight > 0 and args.unlabeled_batch_size < 2:
+        p.error("--unlabeled-batch-size must be at least 2: CutMix pairs images within the unlabeled batch")
+    if args.init != "scratch" and args.scratch_config:
+        p.error("--scratch-config applies to --init scratch only")
+    unknown = sorted(set(args.scratch_config or {}) - set(SegformerConfig().to_dict()))
+    if unknown:
+        p.error(f"--scratch-config: unknown SegformerConfig fields {unknown}")
+    if args.push_to_hub is not None and args.push_to_hub.count("/") != 1:
+        p.error(f"--push-to-hub takes ORG/NAME, got {args.push_to_hub!r}")
+    if args.resume and args.overwrite:
+        p.error("--resume and --overwrite contradict each other")
+
+
+@dataclass
+class Progress:
+    """Counters stored in every checkpoint beside the models, optimizers, schedulers and RNG."""
+
+    step: int = 0
+    best_step: int = -1
+    best_miou: float = -1.0
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+def label_table(source: Schema, target: Schema):
+    """Dataset ids -> trained ids; refuses a target that shares no class with the dataset."""
+    if source.names == SCHEMA_16.names:
+        source = SCHEMA_16  # a bare id2label.json carries no merges; the canonical schema does
+    table = remap_table(source, target)
+    if not (table[: source.num_classes] != 255).any():
+        raise ValueError(f"--classes {target.name!r} shares no class with the dataset's {list(source.names)}")
+    return table
+
+
+def group_names(split: datasets.Dataset) -> list[str]:
+    """The split's difficulty levels, easy to hard first, for per-difficulty metrics."""
+    if "difficulty" not in split.column_names:
+        return []
+    values = set(split["difficulty"]) - {None}
+    return [d for d in DIFFICULTY_ORDER if d in values] + sorted(values - set(DIFFICULTY_ORDER))
+
+
+def batches(accelerator: Accelerator, loader, start: int):
+    """Endless batches from a prepared loader, starting after ``start`` consumed batches, so a
+    resumed run sees the data order of an uninterrupted one (epoch seeds, skipped batches)."""
+    epoch, skip = divmod(start, len(loader))
+    while True:
+        epoch_loader = accelerator.skip_first_batches(loader, skip) if skip else loader
+        epoch_loader.set_epoch(epoch)
+        yield from epoch_loader
+        epoch, skip = epoch + 1, 0
+
+
+def train_step(model_a, model_b, x, y, u, args: argparse.Namespace) -> dict[str, torch.Tensor]:
+    """One step of the method: the losses to backpropagate (and log).
+
+    (x, y) are labeled images and labels; u the unlabeled images, or None for a supervised step.
+    Each branch labels u without gradients in one forward; pairs (u[i], u[i-1]) are CutMixed with
+    boxes on the logit grid, and each branch learns on u_mix from the OTHER branch's pseudo labels
+    mixed with the same boxes. Each branch then runs ONE forward with gradients over [x, u_mix].
+    """
+    inputs = x
+    if u is not None:
+        with torch.no_grad():
+            pseudo_a = model_a(pixel_values=u).logits.argmax(1)
+            pseudo_b = model_b(pixel_values=u).logits.argmax(1)
+        stride = u.shape[-1] // pseudo_a.shape[-1]
+        if tuple(pseudo_a.shape[-2:]) != (u.shape[-2] // stride, u.shape[-1] // stride):
+            raise ValueError(f"crop {tuple(u.shape[-2:])} is not a whole number of logit cells {tuple(pseudo_a.shape[-2:])}")
+        boxes = cutmix_masks(len(u), pseudo_a.shape[-2:], args.cutmix_area, args.cutmix_boxes).to(u.device)
+        u_mix = mix(u, u.roll(1, 0), expand_mask(boxes, stride))
+        pseudo_a_mix = mix(pseudo_a, pseudo_a.roll(1, 0), boxes)
+        pseudo_b_mix = mix(pseudo_b, pseudo_b.roll(1, 0), boxes)
+        inputs = torch.cat([x, u_mix])
+
+    pred_a = model_a(pixel_values=inputs).logits
+    pred_b = model_b(pixel_values=inputs).logits
+    loss_sup = segmentation_ce(pred_a[: len(x)], y) + segmentation_ce(pred_b[: len(x)], y)
+    if u is None:
+        return {"loss": loss_sup, "loss_sup": loss_sup}
+    loss_cps = cps_loss(pred_a[len(x) :], pred_b[len(x) :], pseudo_a_mix, pseudo_b_mix)
+    return {"loss": loss_sup + args.cps_weight * loss_cps, "loss_sup": loss_sup, "loss_cps": loss_cps}
+
+
+@torch.no_grad()
+def evaluate(accelerator: Accelerator, model_a, model_b, loader, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image confusion matrices (n, 3, C, C) of A, B and A+B over the whole split, and each
+    image's group; gather_for_metrics drops the samples padded onto the last batches."""
+    model_a.eval()
+    model_b.eval()
+    cms, groups = [], []
+    for batch in loader:
+        logits = torch.stack([model_a(pixel_values=batch["pixel_values"]).logits, model_b(pixel_values=batch["pixel_values"]).logits], 1)
+        batch_cms = []
+        for i, (h, w) in enumerate(batch["sizes"].tolist()):
+            # as transformers' post-processing: logits upsampled to the label size, then argmax
+            up = F.interpolate(logits[i].float(), size=(h, w), mode="bilinear", align_corners=False)
+            pred = torch.stack([up[0].argmax(0), up[1].argmax(0), up.softmax(1).mean(0).argmax(0)])
+            batch_cms.append(confusion_matrices(pred, batch["labels"][i, :h, :w].expand(3, h, w), num_classes))
+        cms.append(accelerator.gather_for_metrics(torch.stack(batch_cms)))
+        groups.append(accelerator.gather_for_metrics(batch["group"]))
+    model_a.train()
+    model_b.train()
+    return torch.cat(cms).cpu(), torch.cat(groups).cpu()
+
+
+def summarize_split(cms: torch.Tensor, groups: torch.Tensor, difficulties: list[str], schema: Schema) -> dict:
+    """metrics.json entry of one split: every variant, overall and per difficulty, under the
+    trained schema and each of its merges."""
+    views = {schema.name: (schema.names, cms)}
+    for merge in schema.merges:
+        merged = merged_schema(schema, merge)
+        views[merge] = (merged.names, merge_confusion(cms, remap_table(schema, merged), merged.num_classes))
+    return {
+        "num_images": len(cms),
+        "schemas": {
+            name: {
+                variant: {**summarize(view[:, v].sum(0), names), "per_difficulty": summarize_groups(view[:, v], groups, difficulties, names)}
+                for v, variant in enumerate(VARIANTS)
+            }
+            for name, (names, view) in views.items()
+        },
+    }
+
+
+def checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (unfinished ones are hidden ``.tmp-`` folders)."""
+    return sorted(root.glob("step-*")) if root.is_dir() else []
+
+
+def save_checkpoint(accelerator: Accelerator, root: Path, step: int, config: dict, keep: set[int]) -> None:
+    """Write the accelerate state and config into a temporary folder, then rename it into place,
+    so a killed run never leaves a half-written checkpoint; then drop all but ``keep`` steps."""
+    final, tmp = root / f"step-{step:08d}", root / f".tmp-step-{step:08d}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))  # every process writes its own RNG state
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in checkpoints(root):
+            if int(old.name.split("-")[1]) not in keep:
+                shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def check_resume_config(saved: dict, config: dict) -> None:
+    changed = sorted(k for k in set(saved) | set(config) if k not in RUN_CONTROL and saved.get(k) != config.get(k))
+    if changed:
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in changed)
+        raise SystemExit(f"error: --resume with different settings than the checkpoint ({details}); rerun with the saved ones")
+
+
+def push_models(output_dir: Path, repo_ids: dict[str, str], private: bool) -> None:
+    """Upload model_a/ and model_b/ to their Hub repos (token from HF_TOKEN or the login)."""
+    from huggingface_hub import create_repo, upload_folder
+
+    for branch, repo_id in repo_ids.items():
+        create_repo(repo_id, private=private, exist_ok=True)
+        upload_folder(repo_id=repo_id, folder_path=output_dir / f"model_{branch.lower()}", commit_message="Upload animeparse model")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    output_dir = Path(args.output_dir)
+    ckpt_root = output_dir / "checkpoints"
+    accelerator = Accelerator(
+        # without a GPU (or other accelerator) processes started by torchrun must be told they
+        # are CPU processes, or each of them trains alone instead of joining a gloo group
+        cpu=not torch.accelerator.is_available(),
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+        # sampler seeded by (seed, epoch): a resumed run replays the same data order
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed),
+        # one scheduler step per training step, whatever the process count
+        step_scheduler_with_optimizer=False,
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.WARNING)
+    datasets.utils.logging.set_verbosity_warning()
+
+    # ---------------------------------------------------------------- Output folder
+    previous = checkpoints(ckpt_root)
+    produced = [output_dir / n for n in ("checkpoints", "logs", "model_a", "model_b", "metrics.json")]
+    if not args.resume and any(p.exists() for p in produced):
+        if not args.overwrite:
+            raise SystemExit(f"error: {output_dir} holds a previous run; pass --resume to continue it or --overwrite to replace it")
+        if accelerator.is_main_process:
+            for path in produced:
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        previous = []
+    accelerator.wait_for_everyone()
+
+    # ---------------------------------------------------------------- Load dataset and label mappings
+    try:
+        ds = load_parsing_dataset(args.dataset)
+        source_schema = load_dataset_schema(args.dataset)
+        schema = get_schema(args.classes)
+        table = label_table(source_schema, schema)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+    for split in (args.train_split, args.eval_split):
+        if split not in ds:
+            raise SystemExit(f"error: dataset {args.dataset} has no {split!r} split; it has {sorted(ds)}")
+    labeled, unlabeled = split_labeled(ds[args.train_split], args.labeled_fraction, args.seed)
+    unlabeled_parts = [unlabeled] if len(unlabeled) else []
+    if args.unlabeled_split and args.unlabeled_split in ds:
+        unlabeled_parts.append(ds[args.unlabeled_split])
+    unlabeled = (
+        datasets.concatenate_datasets([d.select_columns(["image"]) for d in unlabeled_parts]) if unlabeled_parts else None
+    )
+    use_cps = args.cps_weight > 0
+    if use_cps and unlabeled is None:
+        raise SystemExit("error: --cps-weight > 0 needs unlabeled images: a --labeled-fraction below 1 or an unlabeled split")
+    if not use_cps:
+        unlabeled = None  # the supervised baseline sees only the labeled images
+    if len(labeled) < args.batch_size * accelerator.num_processes:
+        raise SystemExit(f"error: {len(labeled)} labeled images, fewer than one batch ({args.batch_size} x {accelerator.num_processes} processes)")
+    if unlabeled is not None and len(unlabeled) < args.unlabeled_batch_size * accelerator.num_processes:
+        raise SystemExit(f"error: {len(unlabeled)} unlabeled images, fewer than one unlabeled batch")
+    eval_splits = [args.eval_split] + ([args.test_split] if args.test_split in ds and args.test_split != args.eval_split else [])
+
+    config = {  # the resolved config, saved in every checkpoint; JSON round trip so a saved one compares equal
+        **json.loads(json.dumps(vars(args))),
+        "schema": schema.name,
+        "labeled_images": len(labeled),
+        "unlabeled_images": 0 if unlabeled is None else len(unlabeled),
+        "num_processes": accelerator.num_processes,
+    }
+    logger.info("config:\n%s", json.dumps(config, indent=2), main_process_only=True)
+
+    # ---------------------------------------------------------------- Models (A and B differ in what is not pretrained)
+    try:
+        set_seed(args.seed)
+        model_a = build_model(args.init, schema, args.scratch_size, **(args.scratch_config or {}))
+        set_seed(args.seed + 1)
+        model_b = build_model(args.init, schema, args.scratch_size, **(args.scratch_config or {}))
+    except ModelLoadError as e:
+        raise SystemExit(f"error: {e}") from None
+    set_seed(args.seed)
+    processor = make_processor(args.eval_size)
+
+    # ---------------------------------------------------------------- Data loaders
+    augment = Augment(
+        base_size=args.eval_size, crop_size=args.crop_size, scale_range=tuple(args.scale_range), hflip_p=args.hflip_p,
+        jitter_p=args.jitter_p, grayscale_p=args.grayscale_p, blur_p=args.blur_p, lineart_p=args.lineart_p,
+    )
+    loader_kwargs = dict(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
+    labeled = labeled.select_columns(["image", "label"]).with_transform(
+        TrainTransform(augment, processor, table, source_schema.num_classes)
+    )
+    loader_x = DataLoader(labeled, batch_size=args.batch_size, shuffle=True, drop_last=True, **loader_kwargs)
+    loaders_u = []
+    if unlabeled is not None:
+        unlabeled = unlabeled.with_transform(TrainTransform(augment, processor))
+        loaders_u = [DataLoader(unlabeled, batch_size=args.unlabeled_batch_size, shuffle=True, drop_last=True, **loader_kwargs)]
+    eval_loaders, eval_groups = {}, {}
+    for split in eval_splits:
+        eval_groups[split] = group_names(ds[split])
+        columns = ["image", "label"] + (["difficulty"] if eval_groups[split] else [])
+        rows = ds[split].select_columns(columns).with_transform(
+            EvalTransform(processor, table, source_schema.num_classes, "difficulty" if eval_groups[split] else None, eval_groups[split])
+        )
+        eval_loaders[split] = DataLoader(rows, batch_size=args.eval_batch_size, collate_fn=pad_collate, num_workers=args.num_workers)
+
+    # ---------------------------------------------------------------- Optimizers and schedules
+    def optimizer(model):
+        head = [p for n, p in model.named_parameters() if n.startswith("decode_head.")]
+        encoder = [p for n, p in model.named_parameters() if not n.startswith("decode_head.")]
+        groups = [{"params": encoder}, {"params": head, "lr": args.lr * args.head_lr_scale}]
+        return torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
+
+    opt_a, opt_b = optimizer(model_a), optimizer(model_b)
+    sched_a, sched_b = (
+        # with --max-steps 0 the schedule never runs, but it needs a decay step to be built
+        get_polynomial_decay_schedule_with_warmup(
+            opt, args.warmup_steps, max(args.max_steps, args.warmup_steps + 1), lr_end=0.0, power=args.poly_power
+        )
+        for opt in (opt_a, opt_b)
+    )
+
+    # ---------------------------------------------------------------- Prepare everything with accelerator
+    model_a, model_b, opt_a, opt_b, sched_a, sched_b, loader_x, *loaders_u = accelerator.prepare(
+        model_a, model_b, opt_a, opt_b, sched_a, sched_b, loader_x, *loaders_u
+    )
+    eval_loaders = {split: accelerator.prepare(loader) for split, loader in eval_loaders.items()}
+    progress = Progress()
+    accelerator.register_for_checkpointing(progress)
+
+    if args.resume and previous:
+        saved = json.loads((previous[-1] / "config.json").read_text())
+        check_resume_config(saved, config)
+        accelerator.load_state(str(previous[-1]))
+        logger.info("resumed from %s (step %d)", previous[-1], progress.step, main_process_only=True)
+    elif args.resume:
+        logger.info("no checkpoint in %s; starting from step 0", ckpt_root, main_process_only=True)
+
+    tracker_config = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in config.items()}
+    accelerator.init_trackers("cotrain", config=tracker_config)
+
+    # ---------------------------------------------------------------- Train!
+    batches_x = batches(accelerator, loader_x, progress.step)
+    batches_u = batches(accelerator, loaders_u[0], max(0, progress.step - args.cps_warmup_steps)) if loaders_u else None
+    bar = tqdm(total=args.max_steps, initial=progress.step, desc="cotrain", disable=not accelerator.is_local_main_process)
+    logged: dict[str, list] = {}  # loss name -> [sum, count] since the last log
+    evaluations: dict[int, tuple] = {}  # step -> evaluation of the eval split, kept for the best and latest
+    model_a.train()
+    model_b.train()
+    for step in range(progress.step + 1, args.max_steps + 1):
+        batch_x = next(batches_x)
+        u = next(batches_u)["pixel_values"] if batches_u is not None and step > args.cps_warmup_steps else None
+        losses = train_step(model_a, model_b, batch_x["pixel_values"], batch_x["labels"], u, args)
+        accelerator.backward(losses["loss"])
+        for opt, sched in ((opt_a, sched_a), (opt_b, sched_b)):
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+        progress.step = step
+        bar.update(1)
+
+        for name, value in losses.items():
+            total, count = logged.get(name, (0.0, 0))
+            logged[name] = (total + value.detach().float(), count + 1)
+        if step % args.log_every == 0 or step == args.max_steps:
+            means = {f"train/{k}": accelerator.reduce(v / n, "mean").item() for k, (v, n) in sorted(logged.items())}
+            means["train/lr"] = sched_a.get_last_lr()[0]
+            accelerator.log(means, step=step)
+            bar.set_postfix(loss=f"{means['train/loss']:.4f}")
+            logged = {}
+
+        new_best = False
+        if args.eval_every and (step % args.eval_every == 0 or step == args.max_steps):
+            evaluations[step] = evaluate(accelerator, model_a, model_b, eval_loaders[args.eval_split], schema.num_classes)
+            result = summarize_split(*evaluations[step], eval_groups[args.eval_split], schema)["schemas"][schema.name]
+            accelerator.log({f"eval/mean_iou_{v}": result[v]["mean_iou"] or 0.0 for v in VARIANTS}, step=step)
+            miou = result["A+B"]["mean_iou"] or 0.0
+            logger.info("step %d: %s mean IoU A %.4f B %.4f A+B %.4f", step, args.eval_split,
+                        result["A"]["mean_iou"] or 0.0, result["B"]["mean_iou"] or 0.0, miou, main_process_only=True)
+            if miou > progress.best_miou:
+                progress.best_step, progress.best_miou, new_best = step, miou, True
+            evaluations = {k: v for k, v in evaluations.items() if k in (step, progress.best_step)}
+        if new_best or (args.save_every and (step % args.save_every == 0 or step == args.max_steps)):
+            save_checkpoint(accelerator, ckpt_root, step, config, keep={step, progress.best_step})
+    bar.close()
+
+    # ---------------------------------------------------------------- Export, final evaluation, model cards
+    last_step = progress.step
+    exported = "best" if args.export == "best" and progress.best_step > 0 else "last"
+    if exported == "best" and progress.best_step != last_step:
+        accelerator.load_state(str(ckpt_root / f"step-{progress.best_step:08d}"))
+    export_step = progress.step
+    splits = {}
+    for split, loader in eval_loaders.items():
+        if split == args.eval_split and export_step in evaluations:
+            cms, groups = evaluations[export_step]
+        else:
+            cms, groups = evaluate(accelerator, model_a, model_b, loader, schema.num_classes)
+        splits[split] = summarize_split(cms, groups, eval_groups[split], schema)
+    metrics = {"step": export_step, "trained_steps": last_step, "exported": exported, "best_step": progress.best_step,
+               "splits": splits, "config": config}
+
+    if accelerator.is_main_process:
+        dataset_id = args.dataset_id or args.dataset
+        repo_ids = {b: f"{args.push_to_hub}-{b.lower()}" if args.push_to_hub else str(output_dir / f"model_{b.lower()}") for b in "AB"}
+        for branch, model in (("A", model_a), ("B", model_b)):
+            out = output_dir / f"model_{branch.lower()}"
+            save_model(accelerator.unwrap_model(model), processor, out)
+            sibling = repo_ids["B" if branch == "A" else "A"]
+            card = render_model_card(branch=branch, repo_id=repo_ids[branch], sibling_id=sibling, metrics=metrics,
+                                     config=config, dataset_id=dataset_id, class_names=list(schema.names))
+            (out / "README.md").write_text(card, encoding="utf-8")
+        tmp = output_dir / "metrics.json.tmp"
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        os.replace(tmp, output_dir / "metrics.json")
+        summary = splits[eval_splits[-1]]["schemas"][schema.name]
+        logger.info("%s mean IoU: A %.4f, B %.4f, A+B %.4f (weights of step %d, %s)", eval_splits[-1],
+                    *(summary[v]["mean_iou"] or 0.0 for v in VARIANTS), export_step, exported)
+        if args.push_to_hub:
+            push_models(output_dir, repo_ids, args.hub_private)
+            logger.info("pushed %s and %s", repo_ids["A"], repo_ids["B"])
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
