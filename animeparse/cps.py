@@ -63,9 +63,10 @@ def mix(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def segmentation_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of (n, c, h, w) logits against (n, H, W) labels, IGNORE_INDEX not counted;
     logits are upsampled bilinearly to the label size when they are smaller."""
+    logits = logits.float()  # under bf16 autocast, the loss is still taken in float32
     if logits.shape[-2:] != labels.shape[-2:]:
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
-    return F.cross_entropy(logits.float(), labels.long(), ignore_index=IGNORE_INDEX)
+    return F.cross_entropy(logits, labels.long(), ignore_index=IGNORE_INDEX)
 
 
 def cps_loss(

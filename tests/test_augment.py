@@ -1,0 +1,122 @@
+import random
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from animeparse.augment import (
+    PAD_COLOR,
+    Augment,
+    blur,
+    color_jitter,
+    grayscale,
+    hflip,
+    random_scale_crop,
+    to_lineart,
+)
+from animeparse.labels import IGNORE_INDEX, SCHEMA_16
+
+
+def coded_pair(size=(48, 40)):
+    """An image whose every pixel has its class's palette color, and its label map: geometry
+    must keep the two aligned, which the colors let a test check pixel by pixel."""
+    w, h = size
+    mask = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
+    draw.rectangle((w // 12, h // 10, w * 5 // 12, h * 3 // 4), fill=1)
+    draw.ellipse((w // 2, h // 8, w * 11 // 12, h * 7 // 8), fill=9)
+    draw.rectangle((0, h * 7 // 8, w, h), fill=IGNORE_INDEX)
+    image = Image.fromarray(SCHEMA_16.colorize(np.asarray(mask)))
+    return image, mask
+
+
+def decode(image):
+    """Label map recovered from a palette-coded image (nearest palette color)."""
+    lut = SCHEMA_16.color_lut().astype(np.int32)
+    lut[IGNORE_INDEX] = (255, 255, 255)
+    ids = np.array(list(range(SCHEMA_16.num_classes)) + [IGNORE_INDEX])
+    pixels = np.asarray(image, dtype=np.int32)[..., None, :]
+    return ids[((pixels - lut[ids]) ** 2).sum(-1).argmin(-1)]
+
+
+def test_scale_one_crop_and_flip_keep_image_and_mask_aligned_exactly():
+    image, mask = coded_pair((40, 40))
+    for seed in range(5):
+        rng = random.Random(seed)
+        img, m = random_scale_crop(image, mask, base_size=40, crop_size=24, scale_range=(1.0, 1.0), rng=rng)
+        img, m = hflip(img, m, rng, p=1.0)
+        assert img.size == m.size == (24, 24)
+        assert (decode(img) == np.asarray(m)).all()
+
+
+def test_rescaling_keeps_alignment_and_invents_no_labels():
+    image, mask = coded_pair()
+    for seed in range(5):
+        img, m = random_scale_crop(image, mask, base_size=48, crop_size=32, scale_range=(0.7, 2.0), rng=random.Random(seed))
+        labels = np.asarray(m)
+        assert set(np.unique(labels)) <= {0, 1, 9, IGNORE_INDEX}  # nearest resampling only
+        assert (decode(img) == labels).mean() > 0.9  # bilinear edges may blur a pixel or two
+
+
+def test_crop_larger_than_the_scaled_image_is_padded_with_ignore_and_mean_color():
+    image, mask = coded_pair((20, 20))
+    img, m = random_scale_crop(image, mask, base_size=20, crop_size=32, scale_range=(1.0, 1.0), rng=random.Random(0))
+    assert img.size == m.size == (32, 32)
+    labels = np.asarray(m)
+    assert (labels[20:, :] == IGNORE_INDEX).all() and (labels[:, 20:] == IGNORE_INDEX).all()
+    assert tuple(np.asarray(img)[31, 31]) == PAD_COLOR
+    assert (labels[:20, :20] == np.asarray(mask)).all()
+
+
+def test_hflip_probability_and_unlabeled_images():
+    image, mask = coded_pair()
+    same_img, same_mask = hflip(image, mask, random.Random(0), p=0.0)
+    assert same_img is image and same_mask is mask
+    flipped, none = hflip(image, None, random.Random(0), p=1.0)
+    assert none is None and (np.asarray(flipped) == np.asarray(image)[:, ::-1]).all()
+
+
+def test_photometric_changes_keep_size_and_mode():
+    image, _ = coded_pair()
+    rng = random.Random(1)
+    jittered = color_jitter(image, rng, strength=0.4, hue=0.1)
+    assert jittered.size == image.size and jittered.mode == "RGB"
+    assert not (np.asarray(jittered) == np.asarray(image)).all()
+    gray = np.asarray(grayscale(image))
+    assert (gray[..., 0] == gray[..., 1]).all() and (gray[..., 1] == gray[..., 2]).all()
+    blurred = np.asarray(blur(image, rng, (1.0, 1.0)), dtype=np.int32)
+    assert np.abs(np.diff(blurred, axis=1)).max() < np.abs(np.diff(np.asarray(image, dtype=np.int32), axis=1)).max()
+
+
+def test_lineart_draws_lines_at_color_changes_only():
+    image = Image.new("RGB", (64, 64), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((10, 10, 30, 50), fill=(200, 40, 40))
+    # red and green of about the same brightness: a grayscale edge filter would miss this edge
+    draw.rectangle((31, 10, 50, 50), fill=(40, 130, 40))
+    sketch = to_lineart(image)
+    assert sketch.size == image.size and sketch.mode == "RGB"
+    gray = np.asarray(sketch.convert("L"), dtype=np.int32)
+    assert gray[0:5, :].min() > 245 and gray[20, 15:26].min() > 200  # flat areas stay white
+    assert gray[20, 8:13].min() < 128  # outline of the shape
+    assert gray[20, 29:33].min() < 200  # the red/green boundary
+    assert (np.asarray(to_lineart(Image.new("RGB", (16, 16), (90, 160, 30)))) == 255).all()
+
+
+def test_augment_is_reproducible_and_handles_unlabeled_images():
+    image, mask = coded_pair()
+    augment = Augment(base_size=48, crop_size=32, lineart_p=0.5, grayscale_p=0.5, blur_p=0.5)
+    first = augment(image, mask, random.Random(3))
+    again = augment(image, mask, random.Random(3))
+    assert (np.asarray(first[0]) == np.asarray(again[0])).all() and (np.asarray(first[1]) == np.asarray(again[1])).all()
+    img, none = augment(image, None, random.Random(3))
+    assert none is None and img.size == (32, 32)
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+def test_lineart_probability(p):
+    image, mask = coded_pair((48, 48))
+    augment = Augment(base_size=48, crop_size=48, scale_range=(1.0, 1.0), hflip_p=0, jitter_p=0, grayscale_p=0, blur_p=0, lineart_p=p)
+    img, m = augment(image, mask, random.Random(0))
+    expected = to_lineart(image) if p else image
+    assert (np.asarray(img) == np.asarray(expected)).all() and (np.asarray(m) == np.asarray(mask)).all()

@@ -1,0 +1,85 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, segmentation_ce
+from animeparse.labels import IGNORE_INDEX
+
+
+def test_cutmix_masks_cover_the_configured_area():
+    masks = cutmix_masks(64, (64, 64), area_range=(0.25, 0.5), n_boxes=3, generator=torch.Generator().manual_seed(0))
+    assert masks.shape == (64, 64, 64) and masks.dtype == torch.bool
+    partner = masks.float().mean((1, 2))
+    # the boxes (first image) cover at most 50% (+ rounding), overlaps only shrink them
+    assert partner.min() >= 0.5 - 0.02 and partner.max() < 1.0
+    assert partner.std() > 0.01  # areas and places vary from image to image
+    one_box = cutmix_masks(16, (64, 64), area_range=(0.25, 0.25), n_boxes=1, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(one_box.float().mean((1, 2)), torch.tensor(0.75), atol=0.02)  # one box: exact area
+
+
+def test_cutmix_masks_are_reproducible_with_a_generator():
+    a = cutmix_masks(4, (8, 12), generator=torch.Generator().manual_seed(5))
+    b = cutmix_masks(4, (8, 12), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and a.shape == (4, 8, 12)
+
+
+def test_mix_takes_the_partner_where_the_mask_is_true():
+    a = torch.zeros(2, 3, 4, 4)
+    b = torch.ones(2, 3, 4, 4)
+    mask = torch.zeros(2, 4, 4, dtype=torch.bool)
+    mask[0, :2] = True
+    mixed = mix(a, b, mask)
+    assert (mixed[0, :, :2] == 1).all() and (mixed[0, :, 2:] == 0).all() and (mixed[1] == 0).all()
+    labels = mix(torch.zeros(2, 4, 4, dtype=torch.long), torch.full((2, 4, 4), 7), mask)
+    assert torch.equal(labels == 7, mask)
+
+
+def test_images_and_pseudo_labels_are_mixed_with_the_same_boxes():
+    """Mixing labels on the logit grid then expanding equals mixing images at full size: the
+    mixed pseudo label of every pixel comes from the image that pixel came from."""
+    stride = 4
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 16, (6, 8, 8), generator=gen)
+    images = expand_mask(labels, stride).unsqueeze(1).float()  # an "image" that is its label
+    boxes = cutmix_masks(6, (8, 8), generator=gen)
+    u_mix = mix(images, images.roll(1, 0), expand_mask(boxes, stride))
+    pseudo_mix = mix(labels, labels.roll(1, 0), boxes)
+    assert torch.equal(u_mix[:, 0].long(), expand_mask(pseudo_mix, stride))
+    assert expand_mask(boxes, stride).shape == (6, 32, 32)
+
+
+def test_cps_loss_is_zero_when_the_branches_agree():
+    labels = torch.randint(0, 5, (2, 8, 8))
+    confident = 50.0 * F.one_hot(labels, 5).permute(0, 3, 1, 2).float()
+    assert cps_loss(confident, confident.clone(), labels, labels) < 1e-6
+    other = (labels + 1) % 5
+    assert cps_loss(confident, confident, labels, other) > 10  # they disagree everywhere
+
+
+def test_cps_loss_teaches_each_branch_the_other_ones_labels():
+    pred_a = torch.randn(2, 5, 8, 8, requires_grad=True)
+    pred_b = torch.randn(2, 5, 8, 8, requires_grad=True)
+    pseudo_a, pseudo_b = pred_a.argmax(1), pred_b.argmax(1)
+    loss = cps_loss(pred_a, pred_b, pseudo_a, pseudo_b)
+    expected = F.cross_entropy(pred_a, pseudo_b) + F.cross_entropy(pred_b, pseudo_a)
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert pred_a.grad.abs().sum() > 0 and pred_b.grad.abs().sum() > 0
+
+
+def test_segmentation_ce_upsamples_logits_and_skips_ignored_pixels():
+    logits = torch.randn(2, 4, 4, 4)
+    labels = torch.randint(0, 4, (2, 16, 16))
+    up = F.interpolate(logits, size=(16, 16), mode="bilinear", align_corners=False)
+    assert torch.allclose(segmentation_ce(logits, labels), F.cross_entropy(up, labels))
+    only_one = torch.full_like(labels, IGNORE_INDEX)
+    only_one[1, 3, 5] = 2
+    assert torch.allclose(segmentation_ce(logits, only_one), F.cross_entropy(up[1:, :, 3, 5], torch.tensor([2])))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_segmentation_ce_is_computed_in_float32(dtype):
+    logits = torch.randn(1, 3, 2, 2).to(dtype)
+    labels = torch.randint(0, 3, (1, 8, 8))
+    loss = segmentation_ce(logits, labels)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
