@@ -33,6 +33,7 @@ from animeparse.predict import (
     ENSEMBLE,
     MAX_SIDE,
     USES,
+    Branch,
     Prediction,
     class_shares,
     color_map,
@@ -77,12 +78,18 @@ if __name__ == "__main__":
     MODEL_A, MODEL_B = ARGS.model_a, ARGS.model_b
 
 
-def load_models(models: dict[str, str]):
+def is_local(source: str) -> bool:
+    """A path rather than a Hub id ("name" or "owner/name")."""
+    return Path(source).is_absolute() or source.startswith(".") or source.count("/") > 1 or Path(source).exists()
+
+
+def load_models(models: dict[str, str]) -> dict[str, Branch]:
+    """Load the branches, or stop with a message that says how to point the app at models."""
     for name, source in models.items():
-        if source in (DEFAULT_MODEL_A, DEFAULT_MODEL_B) and not Path(source).is_dir():
+        if is_local(source) and not Path(source).is_dir():
             raise SystemExit(
-                f"animeparse app: no model {name} at {source}. Train the default models, or point the app at "
-                "checkpoints (Hub ids or local folders) with ANIMEPARSE_MODEL_A / ANIMEPARSE_MODEL_B "
+                f"animeparse app: no model {name}: {source} is not a folder. Train the default models, or point "
+                "the app at checkpoints (Hub ids or local folders) with ANIMEPARSE_MODEL_A / ANIMEPARSE_MODEL_B "
                 "or python app.py --model-a ... --model-b ..."
             )
     try:
@@ -149,7 +156,7 @@ def legend(schema_key: str, labels: np.ndarray | None, visible: set[int], note: 
                 f'<span style="width:14px;height:14px;border:1px solid #888;background:rgb{rgb}"></span>{html.escape(name)}</span>'
             )
     note_html = f"<p>{html.escape(note)}</p>" if note else ""
-    return f'<div id="legend">{"".join(items)}{note_html}</div>'
+    return f'<div class="legend">{"".join(items)}{note_html}</div>'
 
 
 def show(pred: Prediction | None, use: str, schema_key: str, classes: list[str], opacity: float, view: str):
@@ -212,20 +219,19 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
     prediction = gr.State(time_to_live=3600)
     with gr.Row():
         with gr.Column():
-            image_in = gr.Image(label="Illustration", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=IMAGE_HEIGHT)
-            if EXAMPLES:
-                gr.Examples(EXAMPLES, inputs=image_in)
+            image_in = gr.Image(label="Illustration", elem_id="input", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=IMAGE_HEIGHT)
+            examples = gr.Examples(EXAMPLES, inputs=image_in) if EXAMPLES else None
         with gr.Column():
             result = gr.Image(label="Parts", format="png", interactive=False, elem_id="result", height=IMAGE_HEIGHT)
             compare = gr.ImageSlider(label="Input | parts", format="png", visible=False, elem_id="compare", height=IMAGE_HEIGHT)
-            key = gr.HTML()
+            key = gr.HTML(elem_id="legend")
     with gr.Row():
         view = gr.Radio(list(VIEWS), value="overlay", label="View")
         use = gr.Radio([("A", "A"), ("B", "B"), ("A+B ensemble", ENSEMBLE)], value=ENSEMBLE, label="Model")
         schema_key = gr.Radio([(f"{k} classes", k) for k in SCHEMAS], value=str(SCHEMA.num_classes), label="Classes")
-        opacity = gr.Slider(0, 1, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity")
+        opacity = gr.Slider(0, 1, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity", elem_id="opacity")
     with gr.Row():
-        classes = gr.CheckboxGroup(list(SCHEMA.names), value=list(SCHEMA.names[1:]), label="Show classes", scale=5)
+        classes = gr.CheckboxGroup(list(SCHEMA.names), value=list(SCHEMA.names[1:]), label="Show classes", scale=5, elem_id="classes")
         with gr.Column(scale=1, min_width=120):
             all_on = gr.Button("All", size="sm")
             all_off = gr.Button("None", size="sm")
@@ -240,7 +246,10 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
     redraw = dict(fn=show, inputs=[prediction, use, schema_key, classes, opacity, view], outputs=[result, compare, key, table], api_visibility="private")
     refresh = dict(fn=export_files, inputs=[prediction, use, schema_key], outputs=downloads, api_visibility="private")
 
-    image_in.change(parse_upload, [image_in, use, view], prediction, preprocess=False, concurrency_id="model", api_visibility="private").success(**redraw).success(**refresh)
+    # A new image: an upload, paste or clear (.input), or an example. Not .change: it fires twice
+    # when an image replaces another, which would run the models twice.
+    for new_image in [image_in.input] + ([examples.load_input_event.then] if examples else []):
+        new_image(parse_upload, [image_in, use, view], prediction, preprocess=False, concurrency_id="model", api_visibility="private").success(**redraw).success(**refresh)
     use.input(**redraw).success(**refresh)
     schema_key.input(class_choices, [schema_key, classes], classes, api_visibility="private").then(**redraw).success(**refresh)
     for control in (classes, view):

@@ -32,6 +32,14 @@ def tiny_model(schema: Schema = SCHEMA_16, seed: int = 0) -> SegformerForSemanti
     return SegformerForSemanticSegmentation(scratch_config("b0", schema, **TINY))
 
 
+def count_forwards(branches: dict) -> dict[str, int]:
+    """Count forward passes of each loaded branch ({"A": (model, processor), ...}) from now on."""
+    calls = {name: 0 for name in branches}
+    for name, (model, _) in branches.items():
+        model.register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+    return calls
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A saved tiny 16-class model (safetensors + processor at 64 px), as training would write it."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_model
+from conftest import count_forwards, tiny_model
 from PIL import Image
 
 from animeparse.labels import IGNORE_COLOR, MERGE_16_TO_13, SCHEMA_13, SCHEMA_16, remap
@@ -38,13 +38,6 @@ def random_image(height: int, width: int, seed: int = 0) -> Image.Image:
 @pytest.fixture(scope="module")
 def branches(tiny_branch_dirs):
     return load_branches({name: str(path) for name, path in tiny_branch_dirs.items()})
-
-
-def count_forwards(branches) -> dict[str, int]:
-    calls = {name: 0 for name in branches}
-    for name, (model, _) in branches.items():
-        model.register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
-    return calls
 
 
 def transformers_logits(branch, image: Image.Image) -> torch.Tensor:

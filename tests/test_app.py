@@ -1,0 +1,343 @@
+"""The Gradio app, launched on 127.0.0.1 with two tiny models: driven in a real browser (Debian's
+chromium through playwright) and through its API with gradio_client; bad inputs of every kind."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import count_forwards
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from animeparse.images import MAX_PIXELS, fit_within
+from animeparse.labels import SCHEMA_13, SCHEMA_16
+from animeparse.predict import ENSEMBLE, color_map, load_branches, overlay, predict
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tiny_branch_dirs):
+    """app.py imported with the tiny models as its settings, serving on a free local port."""
+    settings = {"ANIMEPARSE_MODEL_A": str(tiny_branch_dirs["A"]), "ANIMEPARSE_MODEL_B": str(tiny_branch_dirs["B"])}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        spec = importlib.util.spec_from_file_location("animeparse_app", ROOT / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    module.demo.queue().launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield module
+    module.demo.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_branch_dirs):
+    """The same models loaded apart from the app: what the app should show."""
+    return load_branches({name: str(path) for name, path in tiny_branch_dirs.items()})
+
+
+def random_rgb(height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+# ---------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
+        page.set_default_timeout(30_000)
+        page.goto(app.demo.local_url)
+        yield page
+        browser.close()
+
+
+def picture(page, selector: str = "#result img", before: str | None = None) -> tuple[str, np.ndarray]:
+    """The URL and pixels of the image the page shows at ``selector``, once it is not ``before``."""
+    page.wait_for_function(
+        "([sel, old]) => { const i = document.querySelector(sel); return i && i.complete && i.src && i.src !== old }",
+        arg=[selector, before],
+    )
+    src = page.locator(selector).first.evaluate("e => e.src")
+    return src, np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"))
+
+
+def test_browser_session(app, page, reference, tmp_path):
+    calls = count_forwards(app.MODELS)
+
+    # A broken file gets a message, and the page keeps working.
+    broken = tmp_path / "broken.png"
+    Image.fromarray(random_rgb(40, 40)).save(broken)
+    broken.write_bytes(broken.read_bytes()[:80])
+    page.locator("#input input[type=file]").set_input_files(broken)
+    page.get_by_text("broken.png: corrupt or truncated image").wait_for()
+
+    rgb = random_rgb(72, 88, seed=1)
+    Image.fromarray(rgb).save(tmp_path / "girl.png")
+    page.locator("#input input[type=file]").set_input_files(tmp_path / "girl.png")
+    expected = predict(reference, Image.fromarray(rgb), ENSEMBLE)
+    labels = expected.labels(ENSEMBLE, SCHEMA_16)
+    visible = set(range(1, 16))  # all but the background, at the default opacity
+    src, shown = picture(page)
+    np.testing.assert_array_equal(shown, overlay(rgb, labels, SCHEMA_16, visible, app.DEFAULT_OPACITY))
+
+    # Uncheck the largest class: its pixels show the input again, the rest stays.
+    ids, counts = np.unique(labels[labels > 0], return_counts=True)
+    target = int(ids[counts.argmax()])
+    page.locator("#classes").get_by_role("checkbox", name=SCHEMA_16.names[target], exact=True).uncheck()
+    visible.discard(target)
+    src, shown = picture(page, before=src)
+    np.testing.assert_array_equal(shown[labels == target], rgb[labels == target])
+    np.testing.assert_array_equal(shown, overlay(rgb, labels, SCHEMA_16, visible, app.DEFAULT_OPACITY))
+
+    page.locator("#opacity input[type=number]").fill("0.2")
+    page.locator("#opacity input[type=number]").press("Enter")
+    src, shown = picture(page, before=src)
+    np.testing.assert_array_equal(shown, overlay(rgb, labels, SCHEMA_16, visible, 0.2))
+
+    # Views.
+    page.get_by_role("radio", name="color map").check()
+    src, shown = picture(page, before=src)
+    np.testing.assert_array_equal(shown, color_map(labels, SCHEMA_16, visible))
+
+    page.get_by_role("radio", name="side by side").check()
+    _, left = picture(page, "#compare img")
+    _, right = picture(page, "#compare img:nth-of-type(2)")
+    np.testing.assert_array_equal(left, rgb)
+    np.testing.assert_array_equal(right, overlay(rgb, labels, SCHEMA_16, visible, 0.2))
+
+    page.get_by_role("radio", name="disagreement").check()
+    src, shown = picture(page, before=src)
+    disagree = expected.disagreement(SCHEMA_16)
+    assert disagree.any()
+    np.testing.assert_array_equal(np.all(shown == (255, 0, 255), axis=-1), disagree)
+    page.get_by_text(f"A and B pick different classes on {disagree.mean():.1%} of the pixels").wait_for()
+
+    # 13 classes: new toggles, merged labels, no new forward pass.
+    page.get_by_role("radio", name="13 classes").check()
+    page.get_by_role("radio", name="overlay").check()
+    src, shown = picture(page, before=src)
+    assert page.locator("#classes input[type=checkbox]").count() == 13
+    labels_13 = expected.labels(ENSEMBLE, SCHEMA_13)
+    visible_13 = {SCHEMA_13.label2id[n] for n in SCHEMA_13.names[1:] if SCHEMA_16.label2id[n] in visible}
+    np.testing.assert_array_equal(shown, overlay(rgb, labels_13, SCHEMA_13, visible_13, 0.2))
+
+    # Model A, 16 classes: the downloaded label map is the model's own prediction.
+    link = page.locator('a[download="girl_labels.png"]')
+    old_href = link.get_attribute("href")
+    page.get_by_role("radio", name="A", exact=True).check()
+    page.get_by_role("radio", name="16 classes").check()
+    page.wait_for_function(
+        "old => { const a = document.querySelector('a[download=\"girl_labels.png\"]'); return a && a.href !== old }",
+        arg=old_href,
+    )
+    # The export after the schema switch is the last one; wait for it to settle.
+    page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')")
+    with page.expect_download() as download:
+        link.click()
+    downloaded = np.asarray(Image.open(download.value.path()))
+
+    model, processor = reference["A"]
+    with torch.inference_mode():
+        outputs = model(**processor(images=Image.fromarray(rgb), return_tensors="pt"))
+    own = processor.post_process_semantic_segmentation(outputs, target_sizes=[rgb.shape[:2]])[0].numpy()
+    np.testing.assert_array_equal(downloaded, own)
+
+    assert calls == {"A": 1, "B": 1}  # everything after the upload was drawn from the kept logits
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def test_share_table_and_empty_input(app, reference):
+    rgb = random_rgb(30, 40, seed=2)
+    prediction = app.predict(app.MODELS, Image.fromarray(rgb), "B")
+    _, _, legend, table = app.show(prediction, "B", "13", list(SCHEMA_13.names), 0.5, "overlay")
+    labels = predict(reference, Image.fromarray(rgb), "B").labels("B", SCHEMA_13)
+    counts = np.bincount(labels.ravel(), minlength=13)
+    assert {name: share for name, share in table} == pytest.approx(
+        {name: round(c * 100 / labels.size, 2) for name, c in zip(SCHEMA_13.names, counts)}
+    )
+    assert [share for _, share in table] == sorted((share for _, share in table), reverse=True)
+    assert all(f"{name}</span>" in legend for name, c in zip(SCHEMA_13.names, counts) if c)
+
+    assert app.parse_upload(None, ENSEMBLE, "overlay") is None
+    result, compare, legend, table = app.show(None, ENSEMBLE, "16", [], 0.5, "overlay")
+    assert result["value"] is None and legend == "" and table == []
+    assert app.export_files(None, ENSEMBLE, "16") is None
+
+
+# ---------------------------------------------------------------- API
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return Client(app.demo.local_url, verbose=False)
+
+
+def api_labels(client, path, use="A", classes="16") -> tuple[np.ndarray, list[str]]:
+    label_file, names = client.predict(handle_file(str(path)), use, classes, api_name="/parse")
+    return np.asarray(Image.open(label_file)), names
+
+
+def test_api_returns_label_map_and_class_list(client, reference, tmp_path):
+    rgb = random_rgb(50, 64, seed=3)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    expected = predict(reference, Image.fromarray(rgb), ENSEMBLE)
+    for use, schema in (("A", SCHEMA_16), (ENSEMBLE, SCHEMA_13)):
+        labels, names = api_labels(client, tmp_path / "a.png", use, str(schema.num_classes))
+        assert names == list(schema.names)
+        np.testing.assert_array_equal(labels, expected.labels(use, schema))
+
+    with pytest.raises(Exception, match="model must be one of"):
+        client.predict(handle_file(str(tmp_path / "a.png")), "C", "16", api_name="/parse")
+    with pytest.raises(Exception, match="classes must be one of"):
+        client.predict(handle_file(str(tmp_path / "a.png")), "A", "7", api_name="/parse")
+
+
+def save_exif_rotated(path: Path) -> np.ndarray:
+    """A JPEG stored 40x60 whose EXIF says: turn 90 degrees clockwise to view."""
+    Image.fromarray(random_rgb(40, 60, seed=4)).save(path, exif=_orientation(6), quality=95)
+    return np.rot90(np.asarray(Image.open(path).convert("RGB")), k=-1)
+
+
+def _orientation(value: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif
+
+
+def save_rgba(path: Path) -> np.ndarray:
+    rgba = np.dstack([random_rgb(32, 48, seed=5), np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (32, 1))])
+    Image.fromarray(rgba, "RGBA").save(path)
+    white = Image.new("RGBA", (48, 32), "white")
+    return np.asarray(Image.alpha_composite(white, Image.fromarray(rgba, "RGBA")).convert("RGB"))
+
+
+def save_gray(path: Path) -> np.ndarray:
+    gray = random_rgb(30, 30, seed=6)[..., 0]
+    Image.fromarray(gray, "L").save(path)
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def save_16bit(path: Path) -> np.ndarray:
+    deep = np.tile(np.linspace(0, 65535, 40).astype(np.uint16), (24, 1))
+    Image.fromarray(deep).save(path)  # uint16: mode I;16
+    eight = np.clip(deep / 65535 * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(eight[..., None], 3, axis=2)
+
+
+def save_cmyk(path: Path) -> np.ndarray:
+    Image.fromarray(random_rgb(36, 36, seed=7)).convert("CMYK").save(path, quality=95)
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def save_palette(path: Path) -> np.ndarray:
+    image = Image.fromarray(random_rgb(28, 44, seed=8)).quantize(16)
+    image.save(path)
+    return np.asarray(image.convert("RGB"))
+
+
+def save_animated(path: Path) -> np.ndarray:
+    frames = [Image.fromarray(random_rgb(40, 40, seed=s)).quantize(64) for s in (9, 10)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+    return np.asarray(frames[0].convert("RGB"))
+
+
+def save_large(path: Path) -> np.ndarray:
+    Image.fromarray(random_rgb(60, 2100, seed=11)).save(path)
+    return np.asarray(fit_within(Image.open(path).convert("RGB"), 2048))
+
+
+@pytest.mark.parametrize(
+    "name, save",
+    [
+        ("rotated.jpg", save_exif_rotated),
+        ("alpha.png", save_rgba),
+        ("gray.png", save_gray),
+        ("deep.png", save_16bit),
+        ("cmyk.jpg", save_cmyk),
+        ("palette.png", save_palette),
+        ("animated.gif", save_animated),
+        ("wide.png", save_large),
+    ],
+)
+def test_api_reads_odd_images_correctly(client, reference, tmp_path, name, save):
+    rgb = save(tmp_path / name)
+    labels, _ = api_labels(client, tmp_path / name)
+    np.testing.assert_array_equal(labels, predict(reference, Image.fromarray(rgb), "A").labels("A", SCHEMA_16))
+
+
+def save_text(path: Path) -> None:
+    path.write_text("a text file named like an image")
+
+
+def save_truncated(path: Path) -> None:
+    Image.fromarray(random_rgb(64, 64)).save(path)
+    path.write_bytes(path.read_bytes()[:200])
+
+
+def save_dot(path: Path) -> None:
+    Image.new("RGB", (1, 1), "red").save(path)
+
+
+def save_huge(path: Path) -> None:
+    side = int(MAX_PIXELS**0.5) + 1
+    Image.new("1", (side, side)).save(path)  # a few KB on disk, over the pixel budget decoded
+
+
+@pytest.mark.parametrize(
+    "name, save, message",
+    [
+        ("text.png", save_text, "text.png: not an image file"),
+        ("cut.png", save_truncated, "cut.png: corrupt or truncated image"),
+        ("dot.png", save_dot, "dot.png: image is 1x1; each side must be at least"),
+        ("huge.png", save_huge, "huge.png: image is 8193x8193 = 67,125,249 pixels, over the limit"),
+    ],
+)
+def test_api_refuses_bad_images_and_keeps_serving(client, reference, tmp_path, name, save, message):
+    save(tmp_path / name)
+    with pytest.raises(Exception, match=message):
+        api_labels(client, tmp_path / name)
+    Image.fromarray(random_rgb(20, 20)).save(tmp_path / "fine.png")
+    labels, _ = api_labels(client, tmp_path / "fine.png")
+    assert labels.shape == (20, 20)
+
+
+def test_missing_models_stop_the_app_with_a_hint(tmp_path):
+    env = {**os.environ, "ANIMEPARSE_MODEL_B": str(tmp_path / "nowhere")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--model-a", str(tmp_path / "missing"), "--port", str(free_port())],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert result.returncode == 1
+    assert f"no model A: {tmp_path / 'missing'} is not a folder" in result.stderr
+    assert "ANIMEPARSE_MODEL_A" in result.stderr and "--model-a" in result.stderr
