@@ -81,7 +81,7 @@ def load_model(name_or_path: str | Path) -> tuple[SegformerForSemanticSegmentati
     try:
         model = SegformerForSemanticSegmentation.from_pretrained(name_or_path, use_safetensors=True)
     except OSError as e:
-        raise ModelLoadError(_load_hint(str(name_or_path), e)) from None
+        raise ModelLoadError(_load_hint(str(name_or_path), e, "Pass a Hub id or a local checkpoint folder.")) from None
     try:
         processor = SegformerImageProcessor.from_pretrained(name_or_path)
     except OSError:
@@ -95,11 +95,11 @@ def save_model(model, processor: SegformerImageProcessor, out_dir: str | Path) -
     processor.save_pretrained(out_dir)
 
 
-def _load_hint(name: str, error: Exception) -> str:
+def _load_hint(name: str, error: Exception, advice: str = "Pass a local checkpoint folder or --init scratch.") -> str:
     if Path(name).exists():
         return f"cannot load model from {name}: {error}"
     return (
         f"cannot load model {name!r}: it is not a local folder and the Hugging Face Hub did not provide it "
         f"(offline, HF_HUB_OFFLINE set, a typo, or a private repo without a token). "
-        f"Pass a local checkpoint folder or --init scratch. Details: {error}"
+        f"{advice} Details: {error}"
     )
