@@ -22,7 +22,23 @@ SCHEMA_FILE = "schema.json"
 
 def load_parsing_dataset(name_or_path: str | Path, **kwargs) -> datasets.DatasetDict:
     """``datasets.load_dataset`` for a Hub id or a local folder in Hub layout."""
+    local = Path(name_or_path)
+    if local.is_dir() and "data_files" not in kwargs:
+        kwargs["data_files"] = _local_shards(local)
     return datasets.load_dataset(str(name_or_path), **kwargs)
+
+
+def _local_shards(folder: Path) -> dict[str, list[str]]:
+    """{split: shard paths} of a local repo.
+
+    ``datasets`` keys its cache of a local folder on the dataset card and the file patterns, not on
+    the files, so a repo rebuilt in place with the same split sizes would load its old rows. Named
+    files make the cache key include their modification times.
+    """
+    shards: dict[str, list[str]] = {}
+    for path in sorted((folder / "data").glob("*-of-*.parquet")):
+        shards.setdefault(path.name.split("-")[0], []).append(str(path))
+    return shards
 
 
 def _repo_file(name_or_path: str | Path, filename: str, revision: str | None) -> Path | None:

@@ -167,9 +167,14 @@ def read_labelme(path: Path) -> dict:
     return data
 
 
+def labelme_image_path(data: dict) -> Path:
+    """``imagePath`` as a relative path; labelme on Windows writes it with backslashes."""
+    return Path(data["imagePath"].replace("\\", "/"))
+
+
 def labelme_image(path: Path, data: dict) -> Path | bytes:
     """The annotated image: the file at ``imagePath`` (relative to the JSON), else the embedded ``imageData``."""
-    image_path = path.parent / data["imagePath"]
+    image_path = path.parent / labelme_image_path(data)
     if image_path.is_file():
         return image_path
     if data.get("imageData"):

@@ -27,6 +27,8 @@ from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pyarrow.parquet as pq
+from huggingface_hub import DatasetCard, HfApi, get_token
+from huggingface_hub.errors import HfHubHTTPError
 from PIL import Image
 
 from animeparse.data import load_dataset_schema
@@ -34,6 +36,7 @@ from animeparse.labels import Schema, get_schema
 from hf_dataset.annotations import (
     ColorTable,
     labelme_image,
+    labelme_image_path,
     load_palette,
     rasterize_labelme,
     read_color_mask,
@@ -138,7 +141,7 @@ def labelme_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
     def to_row(path: Path) -> Mapping:
         data = read_labelme(path)
         source = labelme_image(path, data)
-        name = Path(data["imagePath"]).name
+        name = labelme_image_path(data).name
         image, size = image_value(source, str(source) if isinstance(source, Path) else f"{path} (imageData)")
         label = rasterize_labelme(path, data, size, schema)
         return make_row(image, label, name, metadata.get(name))
@@ -215,8 +218,6 @@ def build(args: argparse.Namespace) -> dict[str, int]:
                 f"{args.out}: its schema {stored.name!r} ({', '.join(stored.names)}) differs from --schema {args.schema}"
             )
         if license is None:
-            from huggingface_hub import DatasetCard
-
             license = DatasetCard.load(args.out / "README.md").data.license
         splits = {split: stored_rows(shards) for split, shards in existing_splits(args.out).items()}
     new = args.source(args, schema)
@@ -237,10 +238,9 @@ def build(args: argparse.Namespace) -> dict[str, int]:
     )
 
 
-def push(folder: Path, repo_id: str, private: bool) -> str:
-    """Upload a built repo to the Hub (token from the environment or `hf auth login`); return its URL."""
-    from huggingface_hub import HfApi, get_token
-
+def push(folder: Path, repo_id: str, private: bool) -> tuple[str, bool]:
+    """Upload a built repo to the Hub (token from the environment or `hf auth login`); return its
+    URL and whether it is private (an existing repo keeps its visibility)."""
     if get_token() is None:
         raise PermissionError("--push-to-hub needs a Hugging Face token: set HF_TOKEN or run `hf auth login`")
     api = HfApi()
@@ -253,7 +253,7 @@ def push(folder: Path, repo_id: str, private: bool) -> str:
         commit_message=f"Build {repo_id} with animeparse",
         delete_patterns=["data/*"],
     )
-    return str(url)
+    return str(url), bool(api.repo_info(repo_id, repo_type="dataset").private)
 
 
 # ---------------------------------------------------------------- command line
@@ -298,7 +298,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sources = parser.add_subparsers(dest="source_name", required=True, metavar="SOURCE")
 
     p = add_source(sources, "color", color_rows, "images plus color-coded RGB masks (white = ignore) and a palette")
-    p.add_argument("--images", type=Path, required=True, help="folder of images")
+    p.add_argument("--images", type=Path, required=True, help="folder of images (the files directly inside it)")
     p.add_argument("--masks", type=Path, required=True, help="folder of masks, one per image with the same file stem")
     p.add_argument(
         "--palette", type=Path,
@@ -307,7 +307,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
 
     p = add_source(sources, "index", index_rows, "images plus one-channel PNG masks whose pixel values are class ids (255 = ignore)")
-    p.add_argument("--images", type=Path, required=True, help="folder of images")
+    p.add_argument("--images", type=Path, required=True, help="folder of images (the files directly inside it)")
     p.add_argument("--masks", type=Path, required=True, help="folder of index masks, one per image with the same file stem")
 
     p = add_source(sources, "labelme", labelme_rows, "labelme JSON files (polygon, rectangle, circle shapes; unannotated pixels = background)")
@@ -317,7 +317,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
 
     p = add_source(sources, "unlabeled", unlabeled_rows, "images with no masks (label column left empty)", default_split="unlabeled")
-    p.add_argument("--images", type=Path, required=True, help="folder of images")
+    p.add_argument("--images", type=Path, required=True, help="folder of images (the files directly inside it)")
 
     args = parser.parse_args(argv)
     if not SPLIT_NAME.fullmatch(args.split):
@@ -335,13 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         counts = build(args)
-    except (AnnotationError, FileExistsError, ValueError) as e:
+    except (OSError, ValueError) as e:  # bad inputs (AnnotationError, BuildError), an existing split, I/O
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {args.out}: " + ", ".join(f"{split} {n:,} rows" for split, n in counts.items()))
     if args.push_to_hub:
-        url = push(args.out, args.push_to_hub, private=not args.public)
-        print(f"pushed to {url} ({'public' if args.public else 'private'})")
+        try:
+            url, private = push(args.out, args.push_to_hub, private=not args.public)
+        except (PermissionError, HfHubHTTPError) as e:
+            print(f"error: pushing {args.out} to {args.push_to_hub} failed: {e}", file=sys.stderr)
+            return 1
+        print(f"pushed to {url} ({'private' if private else 'public'})")
     return 0
 
 

@@ -73,7 +73,8 @@ def image_value(source: Path | bytes, name: str) -> tuple[dict, tuple[int, int]]
     if img.format in PASS_THROUGH_FORMATS and img.mode == "RGB" and "exif" not in img.info:
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
         return {"bytes": data, "path": None}, img.size
-    return {"bytes": png_bytes(to_rgb(img)), "path": None}, img.size
+    rgb = to_rgb(img)  # may rotate (EXIF), so the size is taken after it
+    return {"bytes": png_bytes(rgb), "path": None}, rgb.size
 
 
 def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:

@@ -108,6 +108,22 @@ def test_plain_png_is_stored_without_reencoding_and_rgba_over_white(tmp_path):
     assert np.abs(stored_c - over_white).max() <= 1
 
 
+def test_exif_rotated_image_matches_mask_in_display_orientation(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    stored = random_image(20, 30)  # stored landscape, displayed portrait (rotated 90 degrees clockwise)
+    img = Image.fromarray(stored)
+    exif = img.getexif()
+    exif[0x0112] = 6
+    img.save(tmp_path / "images/r.jpg", exif=exif.tobytes(), quality=95)
+    ids = random_ids(30, 20)
+    Image.fromarray(SCHEMA_16.colorize(ids)).save(tmp_path / "masks/r.png")
+    out = tmp_path / "repo"
+    assert run("color", "--images", tmp_path / "images", "--masks", tmp_path / "masks", "--out", out) == 0
+    assert_loads_like_inputs(out, tmp_path / "images", {"r.jpg": ids})
+    assert rows_by_name(out)["r.jpg"]["image"].size == (20, 30)
+
+
 @pytest.mark.parametrize("palette_format", ["json_hex", "json_rgb", "csv_color", "csv_rgb", "schema"])
 def test_color_masks_with_palette_files(tmp_path, palette_format):
     colors = {name: tuple(int(v) for v in RNG.integers(0, 250, 3)) for name in SCHEMA_16.names}
@@ -254,6 +270,17 @@ def test_add_refuses_existing_split_and_other_schema(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run(*args)  # an existing --out needs --add or --overwrite
     assert "already exists" in capsys.readouterr().err
+
+
+def test_repo_rebuilt_in_place_loads_its_new_rows(tmp_path):
+    out = tmp_path / "repo"
+    for seed in (1, 2):  # same sizes, so the same card: only the pixels differ
+        folder = tmp_path / f"in{seed}"
+        (folder / "images").mkdir(parents=True)
+        pixels = np.random.default_rng(seed).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / "images/x.png")
+        assert run("unlabeled", "--images", folder / "images", "--out", out, "--overwrite") == 0
+        assert np.array_equal(np.asarray(rows_by_name(out, "unlabeled")["x.png"]["image"]), pixels)
 
 
 # ---------------------------------------------------------------- bad inputs
