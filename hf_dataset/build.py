@@ -90,6 +90,11 @@ def checked_rows(items: Iterable, to_row: Callable[[object], Mapping]) -> Iterat
 # ---------------------------------------------------------------- sources
 
 
+def metadata_table(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """{image file name: metadata} from `--metadata`, empty without one."""
+    return read_metadata(args.metadata) if args.metadata else {}
+
+
 def pair_masks(images: list[Path], mask_dir: Path) -> list[tuple[Path, Path]]:
     """Match each image to the mask with the same stem; any missing, ambiguous or orphan mask is an error."""
     by_stem: dict[str, list[Path]] = {}
@@ -109,7 +114,7 @@ def pair_masks(images: list[Path], mask_dir: Path) -> list[tuple[Path, Path]]:
 
 def mask_rows(args: argparse.Namespace, read_mask: Callable[[Path], np.ndarray]) -> dict[str, Rows]:
     """Rows of images paired with masks that `read_mask` turns into class ids."""
-    metadata = read_metadata(args.metadata) if args.metadata else {}
+    metadata = metadata_table(args)
 
     def to_row(pair: tuple[Path, Path]) -> Mapping:
         image_path, mask_path = pair
@@ -136,7 +141,7 @@ def index_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
 
 
 def labelme_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
-    metadata = read_metadata(args.metadata) if args.metadata else {}
+    metadata = metadata_table(args)
 
     def to_row(path: Path) -> Mapping:
         data = read_labelme(path)
@@ -155,7 +160,7 @@ def labelme_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
 
 
 def unlabeled_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
-    metadata = read_metadata(args.metadata) if args.metadata else {}
+    metadata = metadata_table(args)
 
     def to_row(path: Path) -> Mapping:
         image, _ = image_value(path, str(path))
