@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> dict:
         "unlabeled_images": 0 if unlabeled is None else len(unlabeled),
         "num_processes": accelerator.num_processes,
     }
-    logger.info("config:\n%s", json.dumps(config, indent=2), main_process_only=True)
+    logger.info("config:\n%s", "\n".join(f"  {k}: {json.dumps(v)}" for k, v in config.items()), main_process_only=True)
 
     # ---------------------------------------------------------------- Models (A and B differ in what is not pretrained)
     try:

@@ -1,0 +1,348 @@
+"""train/cotrain.py end to end on a tiny generated Datasets repo with tiny SegFormers, on the CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import evaluate
+import numpy as np
+import pytest
+import torch
+from accelerate.state import AcceleratorState, GradientState
+from conftest import TINY
+from PIL import Image, ImageDraw
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from transformers import pipeline
+
+from animeparse.labels import SCHEMA_16
+from animeparse.metrics import EVALUATE_MODULE
+from hf_dataset.records import FEATURES, label_value, make_row, png_bytes
+from hf_dataset.writer import write_repo
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "train" / "cotrain.py"
+spec = importlib.util.spec_from_file_location("cotrain", SCRIPT)
+cotrain = sys.modules["cotrain"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cotrain)
+
+SHAPE_CLASSES = (1, 2, 9, 10)
+DIFFICULTIES = ("easy", "medium", "hard")
+SPLITS = {"train": range(16), "unlabeled": range(100, 116), "validation": range(200, 207), "test": range(300, 305)}
+"""7 validation images: an odd count, so two processes must pad and then drop a duplicate."""
+
+FAST = [
+    "--crop-size", "32", "--eval-size", "48", "--batch-size", "4",
+    "--unlabeled-batch-size", "4", "--eval-batch-size", "2", "--num-workers", "0", "--lr", "3e-3",
+    "--warmup-steps", "2", "--log-every", "5",
+]
+"""Tiny crops, no worker processes: with TINY_MODEL a step takes a few milliseconds."""
+TINY_MODEL = ["--scratch-config", json.dumps(TINY)]
+
+
+def shapes(seed: int, size: int = 48) -> tuple[Image.Image, np.ndarray]:
+    """Two shapes in their classes' palette colors on a light background, and the exact labels."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (size, size), tuple(rng.randint(200, 255) for _ in range(3)))
+    label = Image.new("L", (size, size), 0)
+    for cls in rng.sample(SHAPE_CLASSES, 2):
+        x0, y0 = rng.randint(0, size // 2), rng.randint(0, size // 2)
+        box = (x0, y0, x0 + rng.randint(12, size // 2), y0 + rng.randint(12, size // 2))
+        shape = rng.choice(["ellipse", "rectangle"])
+        getattr(ImageDraw.Draw(image), shape)(box, fill=SCHEMA_16.palette[cls])
+        getattr(ImageDraw.Draw(label), shape)(box, fill=cls)
+    return image, np.asarray(label)
+
+
+def rows(seeds, labeled: bool):
+    for seed in seeds:
+        image, label = shapes(seed)
+        metadata = {"difficulty": DIFFICULTIES[seed % 3], "style": "color", "source": "shapes"}
+        yield make_row({"bytes": png_bytes(image), "path": None}, label_value(label) if labeled else None, f"{seed}.png", metadata)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models train several times faster on one thread, above all on a busy shared CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def shapes_repo(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("data") / "shapes"
+    splits = {name: rows(seeds, labeled=name != "unlabeled") for name, seeds in SPLITS.items()}
+    write_repo(out, splits, FEATURES, SCHEMA_16, lambda counts: "---\nlicense: cc0-1.0\n---\n# Shapes\n")
+    return out
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """Each in-process run builds its own Accelerator (mixed precision is process-wide state)."""
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+def scalars(output_dir: Path, tag: str) -> list[float]:
+    events = EventAccumulator(str(output_dir / "logs" / "cotrain")).Reload()
+    return [e.value for e in events.Scalars(tag)] if tag in events.Tags()["scalars"] else []
+
+
+def decreasing(values: list[float]) -> bool:
+    return len(values) >= 4 and np.mean(values[-2:]) < 0.9 * np.mean(values[:2])
+
+
+CPS_RUN = ["--max-steps", "60", "--cps-warmup-steps", "10", "--eval-every", "30", "--save-every", "10"]
+
+
+@pytest.fixture(scope="module")
+def cps_run(one_thread, shapes_repo, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "cps"
+    cotrain.main(["--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, *CPS_RUN])
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+    return out
+
+
+def test_cps_run_trains_both_losses_down_and_writes_everything(cps_run):
+    assert decreasing(scalars(cps_run, "train/loss_sup"))
+    cps = scalars(cps_run, "train/loss_cps")
+    assert len(cps) == 10 and all(0 < c < 10 for c in cps)  # logged every 5 steps after the 10 supervised ones
+    total_with_cps = scalars(cps_run, "train/loss")[2:]
+    assert total_with_cps[-1] < total_with_cps[0]
+    assert {p.name for p in cps_run.iterdir()} >= {"model_a", "model_b", "metrics.json", "checkpoints", "logs"}
+    for branch in ("model_a", "model_b"):
+        files = {p.name for p in (cps_run / branch).iterdir()}
+        assert {"model.safetensors", "config.json", "preprocessor_config.json", "README.md"} <= files
+        assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
+    config = json.loads((cps_run / "model_a" / "config.json").read_text())
+    assert config["id2label"] == {str(i): n for i, n in enumerate(SCHEMA_16.names)}
+
+
+def test_metrics_cover_branches_ensemble_difficulties_and_the_13_class_merge(cps_run):
+    metrics = json.loads((cps_run / "metrics.json").read_text())
+    assert metrics["trained_steps"] == 60 and metrics["best_step"] in (30, 60)
+    assert metrics["exported"] == "best" and metrics["step"] == metrics["best_step"]
+    assert metrics["config"]["labeled_images"] == 16 and metrics["config"]["unlabeled_images"] == 16
+    for split, count in (("validation", 7), ("test", 5)):
+        result = metrics["splits"][split]
+        assert result["num_images"] == count
+        assert set(result["schemas"]) == {"anime-16", "anime-13"}
+        for variant in ("A", "B", "A+B"):
+            entry = result["schemas"]["anime-16"][variant]
+            assert 0 < entry["mean_iou"] <= 1
+            assert sum(g["num_images"] for g in entry["per_difficulty"].values()) == count
+            assert set(entry["per_difficulty"]) == set(DIFFICULTIES)
+        merged = result["schemas"]["anime-13"]["A"]
+        assert list(merged["per_category_iou"]) == ["background", "hair", "face", "eyes", "mouth", "skin", "top",
+                                                    "bottom", "legwear", "headwear", "accessories", "animal_parts", "props"]
+    assert metrics["splits"]["validation"]["schemas"]["anime-16"]["A+B"]["mean_iou"] > 0.3  # learned the shapes
+
+
+def test_exported_model_works_in_pipeline_and_matches_the_reported_metrics(cps_run, shapes_repo):
+    """pipeline(...) on the saved model, scored by the evaluate module, gives metrics.json's numbers."""
+    parser = pipeline("image-segmentation", model=str(cps_run / "model_a"))
+    preds, refs = [], []
+    for seed in SPLITS["validation"]:
+        image, label = shapes(seed)
+        pred = np.zeros(label.shape, dtype=np.int64)
+        for part in parser(image):
+            pred[np.asarray(part["mask"]) > 0] = SCHEMA_16.label2id[part["label"]]
+        preds.append(pred)
+        refs.append(label)
+    result = evaluate.load(str(EVALUATE_MODULE)).compute(
+        predictions=preds, references=refs, num_labels=16, label_names=list(SCHEMA_16.names)
+    )
+    reported = json.loads((cps_run / "metrics.json").read_text())["splits"]["validation"]["schemas"]["anime-16"]["A"]
+    assert result["mean_iou"] == pytest.approx(reported["mean_iou"], abs=1e-3)
+    assert result["overall_accuracy"] == pytest.approx(reported["overall_accuracy"], abs=1e-3)
+
+
+def test_model_card_has_hub_metadata_and_measured_tables(cps_run):
+    card = (cps_run / "model_b" / "README.md").read_text()
+    metrics = json.loads((cps_run / "metrics.json").read_text())
+    measured = metrics["splits"]["test"]["schemas"]["anime-16"]["B"]["mean_iou"]
+    assert "pipeline_tag: image-segmentation" in card and "library_name: transformers" in card
+    assert "model-index:" in card and f"value: {round(measured, 4)}" in card
+    assert "| eyebrows |" in card and "| hard |" in card and "## Limitations" in card
+    assert f"| CPS weight | `{metrics['config']['cps_weight']}` |" in card
+    assert "branch **B**" in card and str(cps_run / "model_a") in card
+
+
+def test_checkpoints_keep_only_the_best_and_the_latest(cps_run):
+    metrics = json.loads((cps_run / "metrics.json").read_text())
+    kept = sorted(p.name for p in (cps_run / "checkpoints").iterdir())
+    assert kept == sorted({f"step-{metrics['best_step']:08d}", "step-00000060"})
+    state = cps_run / "checkpoints" / "step-00000060"
+    assert {"model.safetensors", "model_1.safetensors", "optimizer.bin", "optimizer_1.bin", "scheduler.bin",
+            "scheduler_1.bin", "random_states_0.pkl", "config.json"} <= {p.name for p in state.iterdir()}
+    assert json.loads((state / "config.json").read_text())["cps_weight"] == 1.5
+
+
+def test_train_step_spends_one_gradient_pass_per_branch():
+    """No wasted work: per branch one forward without gradients over u, one with over [x, u_mix]."""
+    model_a, model_b = tiny(seed=0), tiny(seed=1)
+    seen = []
+    for name, model in (("A", model_a), ("B", model_b)):
+        model.register_forward_hook(lambda m, args, kwargs, out, name=name: seen.append((name, len(kwargs["pixel_values"]), torch.is_grad_enabled())), with_kwargs=True)
+    x, y, u = torch.randn(2, 3, 32, 32), torch.randint(0, 16, (2, 32, 32)), torch.randn(3, 3, 32, 32)
+    args = cotrain.parse_args(["--dataset", "d", "--output-dir", "o"])
+    losses = cotrain.train_step(model_a, model_b, x, y, u, args)
+    assert sorted(seen) == [("A", 3, False), ("A", 5, True), ("B", 3, False), ("B", 5, True)]
+    assert torch.allclose(losses["loss"], losses["loss_sup"] + args.cps_weight * losses["loss_cps"])
+    losses["loss"].backward()
+    seen.clear()
+    supervised = cotrain.train_step(model_a, model_b, x, y, None, args)
+    assert sorted(seen) == [("A", 2, True), ("B", 2, True)] and set(supervised) == {"loss", "loss_sup"}
+
+
+def tiny(seed: int):
+    from conftest import tiny_model
+
+    return tiny_model(seed=seed).train()
+
+
+def test_supervised_baseline_in_bf16_uses_no_unlabeled_images(shapes_repo, tmp_path):
+    out = tmp_path / "supervised"
+    metrics = cotrain.main([
+        "--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, "--max-steps", "25", "--cps-weight", "0",
+        "--mixed-precision", "bf16", "--eval-every", "0", "--save-every", "0",
+    ])
+    assert decreasing(scalars(out, "train/loss_sup")) and scalars(out, "train/loss_cps") == []
+    assert metrics["config"]["unlabeled_images"] == 0 and metrics["exported"] == "last" and metrics["step"] == 25
+    assert not (out / "checkpoints").exists()
+    assert (out / "model_a" / "model.safetensors").is_file()
+
+
+def run_script(args: list[str], **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_resume_after_sigkill_ends_at_the_same_step_with_close_metrics(shapes_repo, cps_run, tmp_path):
+    out = tmp_path / "killed"
+    command = [sys.executable, str(SCRIPT), "--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, *CPS_RUN,
+               "--report-to", "none"]
+    proc = run_script(command)
+    first = out / "checkpoints" / "step-00000010"
+    deadline = time.monotonic() + 120
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[0][-3000:]  # still training: the kill interrupts it
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.json").exists()
+    # a kill in the middle of a save leaves only a hidden temporary folder, which resume ignores
+    (out / "checkpoints" / ".tmp-step-00000099").mkdir()
+
+    resumed = run_script(command + ["--resume"])
+    log = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, log[-3000:]
+    assert "resumed from" in log
+    metrics = json.loads((out / "metrics.json").read_text())
+    reference = json.loads((cps_run / "metrics.json").read_text())
+    assert metrics["trained_steps"] == reference["trained_steps"] == 60
+    for variant in ("A", "B", "A+B"):
+        got = metrics["splits"]["validation"]["schemas"]["anime-16"][variant]["mean_iou"]
+        expected = reference["splits"]["validation"]["schemas"]["anime-16"][variant]["mean_iou"]
+        assert got == pytest.approx(expected, abs=0.1)
+
+
+def test_resume_refuses_changed_settings(shapes_repo, cps_run, tmp_path, capsys):
+    with pytest.raises(SystemExit, match=r"cps_weight: 1.5 -> 2.0"):
+        cotrain.main(["--dataset", str(shapes_repo), "--output-dir", str(cps_run), *TINY_MODEL, *FAST, *CPS_RUN,
+                      "--cps-weight", "2", "--resume"])
+    with pytest.raises(SystemExit, match="--resume to continue it or --overwrite"):
+        cotrain.main(["--dataset", str(shapes_repo), "--output-dir", str(cps_run), *TINY_MODEL, *FAST, *CPS_RUN])
+
+
+def test_two_processes_evaluate_exactly_like_one(shapes_repo, tmp_path):
+    """torchrun with 2 CPU processes (gloo) trains, then evaluates 7 images split 4 + 4 with one
+    padded duplicate; one process evaluating the exported weights must get the same numbers."""
+    two = tmp_path / "two"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(SCRIPT)]
+    proc = run_script(torchrun + ["--dataset", str(shapes_repo), "--output-dir", str(two), *TINY_MODEL, *FAST, "--max-steps", "6",
+                                  "--cps-warmup-steps", "2", "--eval-every", "3", "--save-every", "3", "--export", "last",
+                                  "--report-to", "none"])
+    log = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, log[-3000:]
+    distributed = json.loads((two / "metrics.json").read_text())
+    assert distributed["config"]["num_processes"] == 2
+    assert {"random_states_0.pkl", "random_states_1.pkl"} <= {p.name for p in (two / "checkpoints" / "step-00000006").iterdir()}
+
+    single = cotrain.main(["--dataset", str(shapes_repo), "--output-dir", str(tmp_path / "one"), *FAST,
+                           "--init", str(two / "model_a"), "--max-steps", "0", "--report-to", "none"])
+    assert single["config"]["num_processes"] == 1
+    for split, count in (("validation", 7), ("test", 5)):
+        assert distributed["splits"][split]["num_images"] == single["splits"][split]["num_images"] == count
+        for schema in ("anime-16", "anime-13"):
+            assert distributed["splits"][split]["schemas"][schema]["A"] == single["splits"][split]["schemas"][schema]["A"]
+
+
+def test_push_to_hub_then_pipeline_from_the_hub(hub, shapes_repo, tmp_path):
+    out = tmp_path / "pushed"
+    cotrain.main(["--dataset", str(shapes_repo), "--dataset-id", "org/shapes", "--output-dir", str(out), *TINY_MODEL, *FAST,
+                  "--max-steps", "3", "--cps-warmup-steps", "1", "--eval-every", "0", "--save-every", "0",
+                  "--report-to", "none", "--push-to-hub", "org/parser"])
+    for branch in ("a", "b"):
+        files = hub.files(f"org/parser-{branch}")
+        assert {"model.safetensors", "config.json", "preprocessor_config.json", "README.md"} <= set(files)
+        card = files["README.md"].decode()
+        assert "- org/shapes" in card and 'model="org/parser-' + branch + '"' in card
+        assert files["model.safetensors"] == (out / f"model_{branch}" / "model.safetensors").read_bytes()
+    parser = pipeline("image-segmentation", model="org/parser-a")
+    image, _ = shapes(0)
+    parts = parser(image)
+    assert parts and all(p["label"] in SCHEMA_16.names and p["mask"].size == image.size for p in parts)
+
+
+def test_unreachable_hub_init_is_a_clear_error(shapes_repo, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--dataset", str(shapes_repo), "--output-dir", str(tmp_path / "o"),
+                           "--init", "nvidia/mit-b0", "--max-steps", "1", "--warmup-steps", "0", "--report-to", "none"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "cannot load model 'nvidia/mit-b0'" in proc.stderr and "--init scratch" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--crop-size", "30"], "--crop-size must be a multiple of 4"),
+        (["--labeled-fraction", "0"], "--labeled-fraction must be in"),
+        (["--cutmix-area", "0.6", "0.3"], "--cutmix-area needs"),
+        (["--lineart-p", "1.5"], "--lineart-p is a probability"),
+        (["--unlabeled-batch-size", "1"], "at least 2: CutMix pairs"),
+        (["--scratch-config", '{"hidden_size": 3}'], "unknown SegformerConfig fields"),
+        (["--scratch-config", "[1]"], "must be a JSON object"),
+        (["--warmup-steps", "50", "--max-steps", "50"], "must be less than --max-steps"),
+        (["--push-to-hub", "noslash"], "ORG/NAME"),
+    ],
+)
+def test_bad_options_are_named(extra, message, capsys):
+    with pytest.raises(SystemExit):
+        cotrain.parse_args(["--dataset", "d", "--output-dir", "o", *extra])
+    assert message in capsys.readouterr().err
+
+
+def test_bad_data_choices_are_named(shapes_repo, tmp_path):
+    base = ["--dataset", str(shapes_repo), "--output-dir", str(tmp_path / "o"), *TINY_MODEL, *FAST, "--max-steps", "5"]
+    with pytest.raises(SystemExit, match="no 'dev' split; it has"):
+        cotrain.main(base + ["--eval-split", "dev"])
+    with pytest.raises(SystemExit, match="needs unlabeled images"):
+        cotrain.main(base + ["--unlabeled-split", ""])
+    with pytest.raises(SystemExit, match="fewer than one batch"):
+        cotrain.main(base + ["--labeled-fraction", "0.1"])
+    with pytest.raises(SystemExit, match="schema file not found"):
+        cotrain.main(base + ["--classes", str(tmp_path / "missing.json")])
