@@ -42,6 +42,7 @@ from animeparse.predict import (
     load_branches,
     model_schema,
     overlay,
+    png_bytes,
     predict,
     schema_options,
 )
@@ -53,8 +54,8 @@ HOST = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")  # a Space sets 0.0.0.0
 PORT = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
 
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
-EXPORT_DIR = Path(tempfile.gettempdir()) / "animeparse-exports"
-EXPORT_MAX_AGE_S = 600  # gradio copies returned files into its own cache at once
+FILES_DIR = Path(tempfile.gettempdir()) / "animeparse-app"  # pictures and downloads handed to gradio
+FILES_MAX_AGE_S = 600  # gradio copies returned files into its own cache at once
 MAX_UPLOAD = "50mb"
 VIEWS = ("overlay", "color map", "side by side", "disagreement")
 DEFAULT_OPACITY = 0.6
@@ -159,6 +160,24 @@ def legend(schema_key: str, labels: np.ndarray | None, visible: set[int], note: 
     return f'<div class="legend">{"".join(items)}{note_html}</div>'
 
 
+def fresh_dir() -> Path:
+    """A new folder for files to return to gradio; folders older than FILES_MAX_AGE_S go."""
+    for old in FILES_DIR.glob("*"):
+        if time.time() - old.stat().st_mtime > FILES_MAX_AGE_S:
+            shutil.rmtree(old, ignore_errors=True)
+    folder = FILES_DIR / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return folder
+
+
+def picture(array: np.ndarray) -> str:
+    """A PNG file of a picture for the page. Returning the array would make gradio encode it at
+    PNG's default compression, which takes 4x longer than drawing the picture."""
+    path = fresh_dir() / "parts.png"
+    path.write_bytes(png_bytes(array))
+    return str(path)
+
+
 def show(pred: Prediction | None, use: str, schema_key: str, classes: list[str], opacity: float, view: str):
     """Draw the current view from the kept prediction (runs a branch only if it never ran here)."""
     if pred is None:
@@ -171,13 +190,14 @@ def show(pred: Prediction | None, use: str, schema_key: str, classes: list[str],
     if view == "disagreement":
         disagree = pred.run(MODELS, ENSEMBLE).disagreement(schema)
         note = f"A and B pick different classes on {disagree.mean():.1%} of the pixels (magenta)."
-        return gr.update(value=disagreement_view(pred.image, disagree), visible=True), gr.update(visible=False), legend(schema_key, None, set(), note), table
+        view_picture = picture(disagreement_view(pred.image, disagree))
+        return gr.update(value=view_picture, visible=True), gr.update(visible=False), legend(schema_key, None, set(), note), table
     painted = overlay(pred.image, labels, schema, visible, opacity)
     key = legend(schema_key, labels, visible)
     if view == "side by side":
-        return gr.update(visible=False), gr.update(value=(pred.image, painted), visible=True), key, table
-    picture = color_map(labels, schema, visible) if view == "color map" else painted
-    return gr.update(value=picture, visible=True), gr.update(visible=False), key, table
+        return gr.update(visible=False), gr.update(value=(picture(pred.image), picture(painted)), visible=True), key, table
+    view_picture = picture(color_map(labels, schema, visible) if view == "color map" else painted)
+    return gr.update(value=view_picture, visible=True), gr.update(visible=False), key, table
 
 
 def export_files(pred: Prediction | None, use: str, schema_key: str) -> list[str] | None:
@@ -185,11 +205,7 @@ def export_files(pred: Prediction | None, use: str, schema_key: str) -> list[str
     if pred is None:
         return None
     check_choice(use, schema_key)
-    for old in EXPORT_DIR.glob("*"):
-        if time.time() - old.stat().st_mtime > EXPORT_MAX_AGE_S:
-            shutil.rmtree(old, ignore_errors=True)
-    out_dir = EXPORT_DIR / uuid.uuid4().hex
-    return [str(p) for p in export(pred.run(MODELS, use), use, SCHEMAS[schema_key], out_dir)]
+    return [str(p) for p in export(pred.run(MODELS, use), use, SCHEMAS[schema_key], fresh_dir())]
 
 
 def class_choices(schema_key: str, classes: list[str]) -> dict:
