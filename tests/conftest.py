@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 # Before any Hugging Face import: never reach the network, never send analytics.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -30,6 +31,13 @@ TINY = dict(
 def tiny_model(schema: Schema = SCHEMA_16, seed: int = 0) -> SegformerForSemanticSegmentation:
     torch.manual_seed(seed)
     return SegformerForSemanticSegmentation(scratch_config("b0", schema, **TINY))
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for servers the tests start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def count_forwards(branches: dict) -> dict[str, int]:

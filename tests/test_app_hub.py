@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from conftest import free_port
 from gradio_client import Client, handle_file
 from huggingface_hub import HfApi
 from PIL import Image
@@ -20,12 +20,6 @@ from animeparse.labels import SCHEMA_16
 from animeparse.predict import ENSEMBLE, load_branches, predict
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_app(log: Path, **settings: str) -> tuple[subprocess.Popen, str]:
