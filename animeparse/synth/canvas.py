@@ -20,6 +20,9 @@ from animeparse.synth.geometry import Affine, Points, stroke
 
 RGB = tuple[int, int, int]
 
+MAX_PARTS = np.iinfo(np.int16).max
+"""Parts one canvas can hold (the part map is int16, which halves the cost of every pass over it)."""
+
 
 @dataclass(frozen=True)
 class Pattern:
@@ -63,7 +66,7 @@ class Canvas:
     shade_px: list[float] = field(init=False)  # shadow offset in pixels, per character
 
     def __post_init__(self) -> None:
-        self.ids = np.zeros((self.height, self.width), np.int32)
+        self.ids = np.zeros((self.height, self.width), np.int16)
         self.materials, self.owners, self.boxes = [None], [-1], [[0, 0, 0, 0]]
         self.line_px, self.shade_px = [], []
 
@@ -82,6 +85,8 @@ class Canvas:
         earlier parts; with ``clip``, only over pixels that already belong to those parts.
         Returns the new part's id."""
         pid = len(self.materials)
+        if pid > MAX_PARTS:
+            raise OverflowError(f"a canvas holds at most {MAX_PARTS} parts")
         self.materials.append(material)
         self.owners.append(len(self.line_px) - 1)
         self.boxes.append([0, 0, 0, 0])
@@ -101,7 +106,7 @@ class Canvas:
         m = np.asarray(mask, dtype=bool)
         sub = self.ids[y0:y1, x0:x1]
         if clip is not None:
-            m &= np.isin(sub, np.asarray(clip, np.int32))
+            m &= np.isin(sub, np.asarray(clip, np.int16))
         sub[m] = pid
         self.boxes[pid] = [x0, y0, x1, y1]
         return pid

@@ -18,7 +18,7 @@ STRONG_LIGHT = ("cast", "glow", "vignette")
 
 def soften(rgb: np.ndarray, radius: float) -> np.ndarray:
     """The slight softness of a downscaled illustration; hides the stair steps of hard edges."""
-    return np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(radius)))
+    return np.asarray(Image.fromarray(rgb).filter(ImageFilter.BoxBlur(radius)))
 
 
 def screentone(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:

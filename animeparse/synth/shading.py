@@ -109,8 +109,9 @@ def pattern_mask(p: Pattern, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown pattern kind {p.kind!r}")
 
 
-def _apply_patterns(canvas: Canvas, t: PartTable, fill: np.ndarray, shade: np.ndarray) -> None:
-    """Paint each patterned part's pattern into the fill and shade images, in place."""
+def _apply_patterns(canvas: Canvas, t: PartTable, rgb: np.ndarray, shade: np.ndarray, outline: np.ndarray | None) -> None:
+    """Paint each patterned part's pattern over its pixels in ``rgb``, in place, shaded by the
+    per-pixel shadow weight ``shade`` (0..1) and leaving its outline alone."""
     for pid, m in enumerate(canvas.materials):
         if m is None or m.pattern is None:
             continue
@@ -118,24 +119,26 @@ def _apply_patterns(canvas: Canvas, t: PartTable, fill: np.ndarray, shade: np.nd
         if x1 <= x0:
             continue
         mask = canvas.ids[y0:y1, x0:x1] == pid
+        if outline is not None:
+            mask &= ~outline[y0:y1, x0:x1]
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        color = np.asarray(m.pattern.color, np.float32)
         if m.pattern.kind == "gradient":
             cov = (ys - y0) / max(y1 - y0 - 1, 1)
         else:
             cov = pattern_mask(m.pattern, ys, xs)
-        cov = cov[..., None] * mask[..., None]
-        ratio = (t.shadow[pid] + 1) / (t.base[pid] + 1) if t.shaded[pid] else 1.0
-        for img, c in ((fill, color), (shade, color * ratio)):
-            region = img[y0:y1, x0:x1]
-            region += (c - region) * cov
+        cov = (cov * mask)[..., None]
+        color = np.asarray(m.pattern.color, np.float32)
+        ratio = (t.shadow[pid] + 1) / (t.base[pid] + 1) if t.shaded[pid] else np.ones(3, np.float32)
+        target = color * (1 + (ratio - 1) * shade[y0:y1, x0:x1, None])
+        region = rgb[y0:y1, x0:x1].astype(np.float32)
+        rgb[y0:y1, x0:x1] = np.clip(region + (target - region) * cov + 0.5, 0, 255).astype(np.uint8)
 
 
 def _shadow_mask(canvas: Canvas, t: PartTable, look: Look) -> np.ndarray:
     """Where each shaded part is in shadow: edges facing away from the light, and below casters."""
     ids = canvas.ids
     shade = np.zeros(ids.shape, bool)
-    owner = t.owner[ids]
+    owner = t.owner.astype(np.int16)[ids]
     lx, ly = look.light
     for c, dist in enumerate(canvas.shade_px):
         dy, dx = int(round(ly * dist)), int(round(lx * dist))
@@ -171,21 +174,33 @@ def compose(canvas: Canvas, background: np.ndarray, look: Look) -> tuple[np.ndar
     t = PartTable.of(canvas)
     if look.style == "lineart":
         _lineart_table(t, look)
-    fill = t.base[ids]
-    shade = np.where(t.shaded[ids][..., None], t.shadow[ids], fill)
-    if look.style != "lineart":
-        _apply_patterns(canvas, t, fill, shade)
+    n = len(t.cls)
+    # One table of every color a part can take (fill, shadow, line), gathered once per pixel.
+    shadow = np.where(t.shaded[:, None], t.shadow, t.base)
+    lut = np.clip(np.concatenate([t.base, shadow, t.line]) + 0.5, 0, 255).astype(np.uint8)
+    index = ids.astype(np.intp)
+    weight = np.zeros(ids.shape, np.float32)  # shadow weight per pixel, for patterns
     if look.shading != "flat" and look.style != "lineart":
-        mask = _shadow_mask(canvas, t, look).astype(np.float32)
+        mask = _shadow_mask(canvas, t, look)
         if look.shading == "soft":
-            radius = float(max(canvas.shade_px or [1.0])) * 0.5
-            mask = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(radius)),
-                              np.float32) / 255 * t.shaded[ids]
-        fill += (shade - fill) * mask[..., None]
-    if look.outlines:
-        fill = np.where(_outline_mask(ids, t)[..., None], t.line[ids], fill)
-    rgb = np.where((ids == 0)[..., None], background.astype(np.float32), fill)
-    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8), t.cls[ids]
+            radius = float(max(canvas.shade_px or [1.0])) * 0.6
+            weight = np.asarray(Image.fromarray(mask.view(np.uint8) * 255).filter(ImageFilter.BoxBlur(radius)), np.float32) / 255
+            weight *= t.shaded[ids]
+        else:
+            weight = mask.astype(np.float32)
+            index += n * mask
+    outline = _outline_mask(ids, t) if look.outlines else None
+    if outline is not None:
+        index = np.where(outline, ids + 2 * n, index)
+    rgb = np.take(lut, index, axis=0)
+    if look.shading == "soft" and look.style != "lineart":
+        shade = np.take(lut, ids.astype(np.intp) + n, axis=0)
+        w = weight[..., None] if outline is None else (weight * ~outline)[..., None]
+        rgb = (rgb + (shade.astype(np.float32) - rgb) * w + 0.5).astype(np.uint8)
+    if look.style != "lineart":
+        _apply_patterns(canvas, t, rgb, weight, outline)
+    np.copyto(rgb, background, where=(ids == 0)[..., None])
+    return rgb, t.cls[ids]
 
 
 def _lineart_table(t: PartTable, look: Look) -> None:
