@@ -7,6 +7,7 @@ One command builds one split from one source; `--add` puts more splits into an e
     python hf_dataset/build.py index   --images val/images --masks val/masks --split validation --out my_parts --add
     python hf_dataset/build.py labelme --annotations test/ --split test --out my_parts --add
     python hf_dataset/build.py unlabeled --images raw/ --out my_parts --add --push-to-hub my-org/my-parts
+    python hf_dataset/build.py synth --out synth_parts --num-train 8000 --num-unlabeled 32000 --num-validation 500 --num-test 500 --seed 0
 
 The repo holds `data/<split>-NNNNN-of-NNNNN.parquet`, `README.md` (dataset card), `id2label.json`
 and `schema.json`; `datasets.load_dataset("my_parts")` loads it, as it loads the pushed copy by id.
@@ -32,7 +33,9 @@ from huggingface_hub.errors import HfHubHTTPError
 from PIL import Image
 
 from animeparse.data import load_dataset_schema
-from animeparse.labels import Schema, get_schema
+from animeparse.labels import SCHEMA_16, Schema, get_schema, remap, remap_table
+from animeparse.synth.batch import RenderPool, split_seeds
+from animeparse.synth.scene import MAX_SIZE, MIN_SIZE
 from hf_dataset.annotations import (
     ColorTable,
     labelme_image,
@@ -169,6 +172,53 @@ def unlabeled_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
     return {args.split: checked_rows(list_images(args.images), to_row)}
 
 
+SYNTH_SPLITS = ("train", "unlabeled", "validation", "test")
+
+
+def synth_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
+    """Rendered pictures for each split with a nonzero --num-SPLIT; each split has its own seeds
+    (:func:`animeparse.synth.batch.split_seeds`). Labels are remapped to --schema by class name
+    (its merges for 13), classes it lacks become ignore (255)."""
+    table = remap_table(SCHEMA_16, schema)
+    counts = {split: n for split in SYNTH_SPLITS if (n := getattr(args, f"num_{split}"))}
+    pool = RenderPool(args.workers)  # one pool for every split; the last split closes it
+
+    def rows(split: str, count: int) -> Iterator[Mapping]:
+        try:
+            seeds = split_seeds(args.seed, SYNTH_SPLITS.index(split), count)
+            for i, r in enumerate(pool.encoded(seeds, args.size)):
+                label = remap(r.label, table) if split != "unlabeled" else None
+                yield make_row({"bytes": r.image_png, "path": None}, label, f"synth-{split}-{i:06d}.png",
+                               {"difficulty": r.difficulty, "style": r.style, "source": "synth"}, r.num_characters)
+        finally:
+            if split == list(counts)[-1]:
+                pool.close()
+
+    return {split: rows(split, n) for split, n in counts.items()}
+
+
+def add_synth_arguments(p: argparse.ArgumentParser) -> None:
+    for split in SYNTH_SPLITS:
+        p.add_argument(f"--num-{split}", type=int, default=0, help=f"pictures in the {split} split (default 0: no such split)")
+    p.add_argument("--seed", type=int, default=0, help="build seed; the same seed and counts give the same repo (default 0)")
+    p.add_argument("--size", type=int, default=512, help=f"picture side in pixels, {MIN_SIZE} to {MAX_SIZE} (default 512)")
+    p.add_argument("--workers", type=int, default=2, help="rendering processes (default 2); the output does not depend on it")
+
+
+def check_synth_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for split in SYNTH_SPLITS:
+        if getattr(args, f"num_{split}") < 0:
+            parser.error(f"--num-{split} {getattr(args, f'num_{split}')}: must be 0 or more")
+    if not any(getattr(args, f"num_{split}") for split in SYNTH_SPLITS):
+        parser.error("synth: give at least one of " + ", ".join(f"--num-{s}" for s in SYNTH_SPLITS))
+    if args.seed < 0:
+        parser.error(f"--seed {args.seed}: must be 0 or more")
+    if not MIN_SIZE <= args.size <= MAX_SIZE:
+        parser.error(f"--size {args.size}: must be from {MIN_SIZE} to {MAX_SIZE}")
+    if args.workers < 1:
+        parser.error(f"--workers {args.workers}: must be 1 or more")
+
+
 # ---------------------------------------------------------------- building
 
 
@@ -264,15 +314,19 @@ def push(folder: Path, repo_id: str, private: bool) -> tuple[str, bool]:
 # ---------------------------------------------------------------- command line
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, default_split: str) -> None:
+def add_common_arguments(parser: argparse.ArgumentParser, default_split: str | None) -> None:
+    """The shared options; a source that writes its own splits (``default_split=None``) has no
+    --split and no --metadata."""
     parser.add_argument("--out", type=Path, required=True, help="folder of the Datasets repo to write")
-    parser.add_argument(
-        "--split", default=default_split, help=f"split the input goes to (train, validation, test, unlabeled, ...; default {default_split})"
-    )
+    if default_split is not None:
+        parser.add_argument(
+            "--split", default=default_split, help=f"split the input goes to (train, validation, test, unlabeled, ...; default {default_split})"
+        )
     parser.add_argument("--schema", default="16", help="class schema: 16, 13 or the path of a schema JSON file (default 16)")
-    parser.add_argument(
-        "--metadata", type=Path, help="CSV with a file_name column (image file name) and any of difficulty, style, source"
-    )
+    if default_split is not None:
+        parser.add_argument(
+            "--metadata", type=Path, help="CSV with a file_name column (image file name) and any of difficulty, style, source"
+        )
     parser.add_argument(
         "--add", action="store_true", help="add this split to the existing repo at --out, keeping its other splits"
     )
@@ -286,7 +340,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_split: str) ->
     parser.add_argument("--public", action="store_true", help="create the Hub repo public (default: private)")
 
 
-def add_source(subparsers, name: str, rows: SourceFn, help: str, default_split: str = "train") -> argparse.ArgumentParser:
+def add_source(subparsers, name: str, rows: SourceFn, help: str, default_split: str | None = "train") -> argparse.ArgumentParser:
     """Register a source subcommand with the shared options; the caller adds the source's own."""
     parser = subparsers.add_parser(name, help=help, description=help)
     parser.set_defaults(source=rows)
@@ -324,9 +378,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = add_source(sources, "unlabeled", unlabeled_rows, "images with no masks (label column left empty)", default_split="unlabeled")
     p.add_argument("--images", type=Path, required=True, help="folder of images (the files directly inside it)")
 
+    p = add_source(sources, "synth", synth_rows, "pictures from the procedural renderer (animeparse.synth) with exact labels: "
+                   "train, unlabeled (labels left out), validation and test splits", default_split=None)
+    add_synth_arguments(p)
+
     args = parser.parse_args(argv)
-    if not SPLIT_NAME.fullmatch(args.split):
+    if hasattr(args, "split") and not SPLIT_NAME.fullmatch(args.split):
         parser.error(f"--split {args.split!r}: use letters, digits and underscores only")
+    if args.source_name == "synth":
+        check_synth_args(parser, args)
     if args.push_to_hub and not re.fullmatch(r"[\w.-]+/[\w.-]+", args.push_to_hub):
         parser.error(f"--push-to-hub {args.push_to_hub!r}: expected ORG/NAME")
     if args.out.exists() and not (args.add or args.overwrite):

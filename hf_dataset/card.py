@@ -21,6 +21,7 @@ COLUMN_NOTES = {
     "difficulty": "how hard the image is to parse: " + ", ".join(METADATA_VALUES["difficulty"]),
     "style": "drawing style: " + ", ".join(METADATA_VALUES["style"]),
     "source": "where the image comes from (artist, site, renderer)",
+    "num_characters": "how many characters the picture shows (empty when unknown)",
 }
 
 

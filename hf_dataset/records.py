@@ -17,12 +17,14 @@ import numpy as np
 from PIL import Image
 
 from animeparse.images import ImageError, open_checked, to_rgb
+from animeparse.synth.scene import DIFFICULTIES, STYLES
 
 METADATA_COLUMNS = ("difficulty", "style", "source")
 """Optional per-image metadata, read from a CSV keyed by ``file_name``."""
 
-METADATA_VALUES = {"difficulty": ("easy", "medium", "hard"), "style": ("color", "lineart")}
-"""Allowed values of the metadata columns that training and evaluation group by."""
+METADATA_VALUES = {"difficulty": DIFFICULTIES, "style": STYLES}
+"""Allowed values of the metadata columns that training and evaluation group by (the renderer's
+tags, so synthetic and annotated splits share one vocabulary)."""
 
 FEATURES = datasets.Features(
     {
@@ -30,6 +32,7 @@ FEATURES = datasets.Features(
         "label": datasets.Image(),  # mode L class ids, 255 = ignore; None in unlabeled rows
         "file_name": datasets.Value("string"),
         **{column: datasets.Value("string") for column in METADATA_COLUMNS},
+        "num_characters": datasets.Value("int32"),  # None when unknown
     }
 )
 
@@ -89,11 +92,13 @@ def label_value(label_map: np.ndarray) -> dict:
 
 
 def make_row(
-    image: dict, label: dict | None, file_name: str, metadata: Mapping[str, str] | None = None
+    image: dict, label: dict | None, file_name: str, metadata: Mapping[str, str] | None = None,
+    num_characters: int | None = None,
 ) -> dict:
     """One row with every column of :data:`FEATURES`; metadata columns not given are None."""
     metadata = metadata or {}
-    return {"image": image, "label": label, "file_name": file_name, **{c: metadata.get(c) for c in METADATA_COLUMNS}}
+    return {"image": image, "label": label, "file_name": file_name, **{c: metadata.get(c) for c in METADATA_COLUMNS},
+            "num_characters": num_characters}
 
 
 def read_metadata(path: str | Path) -> dict[str, dict[str, str]]:
