@@ -57,10 +57,13 @@ class CharacterSpec:
         return -0.6 - self.hair.volume - extra * 0.5
 
 
-def sample_character(rng: np.random.Generator, chibi: bool = False, view: str | None = None) -> CharacterSpec:
+def sample_character(rng: np.random.Generator, chibi: bool = False, view: str | None = None,
+                     back_view_ok: bool = True) -> CharacterSpec:
     masculine = bool(rng.random() < 0.25)
+    back = rng.random() < 0.08 and back_view_ok
+    front = rng.random() < 0.54
     if view is None:
-        view = VIEWS[rng.choice(3, p=[0.5, 0.42, 0.08])]
+        view = "back" if back else ("front" if front else "three_quarter")
     turn = 0.0 if view != "three_quarter" else float(rng.choice([-1, 1]) * rng.uniform(0.3, 0.55))
     skin = skin_tone(rng)
     hc = hair_color(rng)

@@ -78,7 +78,7 @@ def _petals(layer: Layer, size: int, rng: np.random.Generator, mono: bool) -> No
     for _ in range(int(rng.integers(10, 50))):
         x, y = rng.uniform(0, size, 2)
         r = rng.uniform(0.006, 0.02) * size
-        layer.polygon(ellipse(x, y, r, r * 0.55, 10, angle=rng.uniform(0, np.pi)), mix(base, WHITE, rng.uniform(0, 0.4)), (150, 90, 110) if mono else None)
+        layer.polygon(ellipse(x, y, r, r * 0.55, 10, angle=rng.uniform(0, np.pi)), mix(base, WHITE, rng.uniform(0, 0.4)), (120, 120, 120) if mono else None)
 
 
 def _branch(layer: Layer, size: int, rng: np.random.Generator, mono: bool) -> None:
@@ -106,7 +106,7 @@ def _sparkles(layer: Layer, size: int, rng: np.random.Generator, mono: bool) -> 
         c = rng.uniform(0, size, 2)
         r = rng.uniform(0.01, 0.045) * size
         color = WHITE if mono or rng.random() < 0.5 else hsv(rng.uniform(0.1, 0.18), rng.uniform(0.2, 0.6), 1.0)
-        layer.polygon(star(c, r, 4), color, (120, 120, 140) if mono else None)
+        layer.polygon(star(c, r, 4), color, (120, 120, 120) if mono else None)
 
 
 def _frame(layer: Layer, size: int, rng: np.random.Generator, mono: bool) -> None:
@@ -119,7 +119,7 @@ def _frame(layer: Layer, size: int, rng: np.random.Generator, mono: bool) -> Non
 def _snow(layer: Layer, size: int, rng: np.random.Generator, mono: bool) -> None:
     for x, y in rng.uniform(0, size, (int(rng.integers(20, 80)), 2)):
         r = rng.uniform(0.003, 0.01) * size + 0.6
-        layer.polygon(ellipse(x, y, r, r, 8), (250, 250, 255), (170, 170, 190) if mono else None)
+        layer.polygon(ellipse(x, y, r, r, 8), (250, 250, 250) if mono else (250, 250, 255), (170, 170, 170) if mono else None)
 
 
 _DRAW = {"text": _text, "bubble": _bubble, "petals": _petals, "branch": _branch, "sparkles": _sparkles,

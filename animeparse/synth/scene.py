@@ -146,6 +146,7 @@ class Plan:
     effects: tuple[str, ...]
     strength: float
     softness: float
+    pencil: bool  # line art with graphite texture
 
 
 def _streams(seed: int, attempt: int):
@@ -238,8 +239,9 @@ def _plan(seed: int, attempt: int, size: int, c: Controls) -> Plan:
     if medium_reason == "two":
         n = 2
     placements = _place(rng_of, rng, size, n, framing, c.view, small, smaller)
+    pencil = style == "lineart" and c.effects is not False and rng.random() < 0.7
     return Plan(style, look, inker, rng.uniform(0.012, 0.022), rng.uniform(0.06, 0.12), background, placements,
-                occluders, effects, float(strength), float(softness))
+                occluders, effects, float(strength), float(softness), pencil)
 
 
 def _extent(spec: CharacterSpec, framing: str) -> tuple[float, float]:
@@ -252,7 +254,9 @@ def _extent(spec: CharacterSpec, framing: str) -> tuple[float, float]:
 
 def _place(rng_of, rng: np.random.Generator, size: int, n: int, framing: str, view: str | None,
            small: bool, smaller: bool) -> tuple[Placement, ...]:
-    specs = [sample_character(rng_of(10 + i), chibi=framing == "chibi", view=view) for i in range(n)]
+    # A close-up of the back of a head shows nothing but hair: back views only from half length.
+    specs = [sample_character(rng_of(10 + i), chibi=framing == "chibi", view=view,
+                              back_view_ok=framing not in ("portrait", "bust")) for i in range(n)]
     figure_framing = "full" if framing == "chibi" else framing
     if small and figure_framing in ("portrait", "bust", "half"):
         figure_framing = "full"
@@ -321,7 +325,7 @@ def _draw(plan: Plan, seed: int, attempt: int, size: int) -> Sample:
     fx = rng_of(3)
     if plan.style == "manga":
         rgb = screentone(rgb, fx)
-    elif plan.style == "lineart" and plan.effects != () and fx.random() < 0.7:
+    elif plan.pencil:
         rgb = pencil(rgb, fx)
     rgb = composite(rgb, layer)
     label[covered] = 0
