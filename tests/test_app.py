@@ -83,6 +83,15 @@ def picture(page, selector: str = "#result img", before: str | None = None) -> t
     return src, np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"))
 
 
+LABELS_LINK = 'a[download="girl_labels.png"]'
+
+
+def new_href(page, selector: str, old: str) -> str:
+    """The address of the link at ``selector`` once it is not ``old``."""
+    page.wait_for_function("([sel, old]) => { const a = document.querySelector(sel); return a && a.href !== old }", arg=[selector, old])
+    return page.locator(selector).get_attribute("href")
+
+
 def test_browser_session(app, page, reference, tmp_path):
     calls = count_forwards(app.MODELS)
 
@@ -134,9 +143,13 @@ def test_browser_session(app, page, reference, tmp_path):
     np.testing.assert_array_equal(np.all(shown == (255, 0, 255), axis=-1), disagree)
     page.get_by_text(f"A and B pick different classes on {disagree.mean():.1%} of the pixels").wait_for()
 
-    # 13 classes: new toggles, merged labels, no new forward pass.
-    page.get_by_role("radio", name="13 classes").check()
     page.get_by_role("radio", name="overlay").check()
+    src, shown = picture(page, before=src)
+    np.testing.assert_array_equal(shown, overlay(rgb, labels, SCHEMA_16, visible, 0.2))
+
+    # 13 classes: new toggles, merged labels, no new forward pass.
+    href = page.locator(LABELS_LINK).get_attribute("href")
+    page.get_by_role("radio", name="13 classes").check()
     src, shown = picture(page, before=src)
     assert page.locator("#classes input[type=checkbox]").count() == 13
     labels_13 = expected.labels(ENSEMBLE, SCHEMA_13)
@@ -144,18 +157,13 @@ def test_browser_session(app, page, reference, tmp_path):
     np.testing.assert_array_equal(shown, overlay(rgb, labels_13, SCHEMA_13, visible_13, 0.2))
 
     # Model A, 16 classes: the downloaded label map is the model's own prediction.
-    link = page.locator('a[download="girl_labels.png"]')
-    old_href = link.get_attribute("href")
-    page.get_by_role("radio", name="A", exact=True).check()
+    href = new_href(page, LABELS_LINK, href)  # the 13-class downloads
     page.get_by_role("radio", name="16 classes").check()
-    page.wait_for_function(
-        "old => { const a = document.querySelector('a[download=\"girl_labels.png\"]'); return a && a.href !== old }",
-        arg=old_href,
-    )
-    # The export after the schema switch is the last one; wait for it to settle.
-    page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')")
+    href = new_href(page, LABELS_LINK, href)
+    page.get_by_role("radio", name="A", exact=True).check()
+    new_href(page, LABELS_LINK, href)
     with page.expect_download() as download:
-        link.click()
+        page.locator(LABELS_LINK).click()
     downloaded = np.asarray(Image.open(download.value.path()))
 
     model, processor = reference["A"]
