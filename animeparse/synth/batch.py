@@ -10,7 +10,7 @@ import io
 import multiprocessing
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class EncodedSample:
     style: str
     num_characters: int
     seed: int
+    tags: Mapping[str, str]
 
 
 def split_seeds(seed: int, split_index: int, count: int) -> list[int]:
@@ -53,7 +54,7 @@ def encode(sample: Sample, png_level: int = PNG_LEVEL) -> EncodedSample:
     buf = io.BytesIO()
     sample.image.save(buf, format="PNG", compress_level=png_level)
     return EncodedSample(buf.getvalue(), np.asarray(sample.label), sample.difficulty, sample.style,
-                         sample.num_characters, sample.seed)
+                         sample.num_characters, sample.seed, sample.tags)
 
 
 def _render_encoded(seed: int, size: int, controls: dict) -> EncodedSample:

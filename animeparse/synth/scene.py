@@ -38,7 +38,7 @@ MAX_ATTEMPTS = 12
 
 # Difficulty rules, applied to what was drawn (see grade()).
 SMALL_HEAD = 0.06  # a head shorter than this fraction of the image makes the picture hard
-MEDIUM_HEAD = 0.11  # ... shorter than this, at least medium
+MEDIUM_HEAD = 0.085  # ... shorter than this, at least medium (a full figure filling the frame is large)
 HEAVY_OCCLUSION = 0.6  # a character with less than this fraction visible: hard
 SOME_OCCLUSION = 0.9  # ... less than this: at least medium
 STRONG_EFFECT = 0.6  # lighting effects above this strength count as strong lighting
@@ -171,7 +171,7 @@ def _plan(seed: int, attempt: int, size: int, c: Controls) -> Plan:
     elif hard_reason == "sketch":
         style = "lineart"
     else:
-        style = _pick(rng, STYLES, (0.76, 0.12, 0.12))
+        style = _pick(rng, STYLES, (0.78, 0.1, 0.12))
 
     if c.num_characters:
         n = c.num_characters
@@ -182,7 +182,7 @@ def _plan(seed: int, attempt: int, size: int, c: Controls) -> Plan:
     elif hard_reason == "crowd":
         n = int(rng.integers(3, MAX_CHARACTERS + 1))
     else:
-        n = int(_pick(rng, (1, 2, 3, 4, 5), (0.58, 0.2, 0.1, 0.07, 0.05)))
+        n = int(_pick(rng, (1, 2, 3, 4, 5), (0.62, 0.2, 0.08, 0.06, 0.04)))
 
     medium_reason = _pick(rng, ("two", "busy", "occluders", "smaller"), (0.2, 0.45, 0.2, 0.15)) if target == "medium" and n == 1 else None
     if c.background:
@@ -192,7 +192,7 @@ def _plan(seed: int, attempt: int, size: int, c: Controls) -> Plan:
     elif medium_reason == "busy":
         background = _pick(rng, BACKGROUNDS[3:], (0.15, 0.35, 0.2, 0.15, 0.15))
     else:
-        background = _pick(rng, BACKGROUNDS, (0.16, 0.1, 0.14, 0.1, 0.22, 0.12, 0.08, 0.08))
+        background = _pick(rng, BACKGROUNDS, (0.2, 0.13, 0.17, 0.08, 0.2, 0.1, 0.06, 0.06))
 
     if isinstance(c.occluders, tuple):
         occluders = c.occluders
@@ -214,7 +214,7 @@ def _plan(seed: int, attempt: int, size: int, c: Controls) -> Plan:
             effects = tuple(sorted(set(effects) | {_pick(rng, STRONG_LIGHT, (1, 1, 1))}, key=EFFECTS.index))
         if c.effects and not effects:
             effects = (EFFECTS[rng.integers(len(EFFECTS))],)
-        strength = rng.uniform(STRONG_EFFECT + 0.05, 1.0) if hard_reason == "light" else rng.uniform(0.15, 1.0)
+        strength = rng.uniform(STRONG_EFFECT + 0.05, 1.0) if hard_reason == "light" else rng.uniform(0.15, 0.8)
         if target in ("easy", "medium"):
             strength = min(strength, STRONG_EFFECT)
 

@@ -1,0 +1,85 @@
+"""How fast the renderer makes labeled pictures, against plain PNG encoding of the same pictures.
+
+    python bench/bench_synth.py [--num 96] [--size 512] [--workers 2] [--rounds 3]
+
+Each round, one after another so that machine noise hits all alike:
+
+- render ``--num`` pictures with ``--workers`` processes (animeparse.synth.batch.RenderPool), and
+  with one process;
+- PNG-encode the same pictures (image at zlib level 6, label at level 1, as the dataset builder
+  stores them) with ``--workers`` processes, and with one.
+
+Printed: pictures per second for each, and the ratio render / PNG (how many times slower making a
+labeled picture is than merely saving one), plus the speed-up from the extra workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import statistics
+import time
+
+from PIL import Image
+
+from animeparse.synth.batch import RenderPool
+from animeparse.synth.scene import MAX_SIZE, MIN_SIZE
+
+
+def png_bytes(pair: tuple[Image.Image, Image.Image]) -> int:
+    image, label = pair
+    total = 0
+    for img, level in ((image, 6), (label, 1)):
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=level)
+        total += buf.tell()
+    return total
+
+
+def rate(fn, count: int) -> float:
+    start = time.perf_counter()
+    fn()
+    return count / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--num", type=int, default=96, help="pictures per measurement (default 96)")
+    p.add_argument("--size", type=int, default=512, help=f"picture side, {MIN_SIZE} to {MAX_SIZE} (default 512)")
+    p.add_argument("--workers", type=int, default=2, help="processes for the parallel runs (default 2)")
+    p.add_argument("--rounds", type=int, default=3, help="measurement rounds; the median is reported (default 3)")
+    args = p.parse_args()
+    if args.num < 1 or args.rounds < 1 or args.workers < 1:
+        p.error("--num, --rounds and --workers must be at least 1")
+    if not MIN_SIZE <= args.size <= MAX_SIZE:
+        p.error(f"--size {args.size}: must be from {MIN_SIZE} to {MAX_SIZE}")
+
+    results: dict[str, list[float]] = {k: [] for k in ("render_par", "render_one", "png_par", "png_one")}
+    with RenderPool(args.workers) as pool, RenderPool(1) as single, \
+            multiprocessing.get_context("spawn").Pool(args.workers) as png_pool:
+        list(pool.samples(range(args.workers * 4), args.size))  # start the workers before timing
+        png_pool.map(png_bytes, [(Image.new("RGB", (8, 8)), Image.new("L", (8, 8)))] * args.workers)
+        for r in range(args.rounds):
+            seeds = range(r * args.num, (r + 1) * args.num)
+            pictures: list = []
+            results["render_par"].append(rate(lambda: pictures.extend(pool.samples(seeds, args.size)), args.num))
+            results["render_one"].append(rate(lambda: list(single.samples(seeds, args.size)), args.num))
+            pairs = [(s.image, s.label) for s in pictures]
+            results["png_par"].append(rate(lambda: png_pool.map(png_bytes, pairs, chunksize=4), args.num))
+            results["png_one"].append(rate(lambda: [png_bytes(x) for x in pairs], args.num))
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}/s" for k, v in results.items()))
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"\n{args.size}x{args.size}, {args.num} pictures per run, median of {args.rounds} rounds")
+    print(f"render, {args.workers} workers: {med['render_par']:7.1f} labeled pictures/s")
+    print(f"render, 1 process:  {med['render_one']:7.1f} labeled pictures/s")
+    print(f"PNG encode (image + label), {args.workers} workers: {med['png_par']:7.1f} pictures/s")
+    print(f"PNG encode (image + label), 1 process:  {med['png_one']:7.1f} pictures/s")
+    print(f"ratio render / PNG encode ({args.workers} workers): {med['render_par'] / med['png_par']:.2f} "
+          f"(1 process: {med['render_one'] / med['png_one']:.2f})")
+    print(f"speed-up of {args.workers} workers over 1: render {med['render_par'] / med['render_one']:.2f}x, "
+          f"PNG {med['png_par'] / med['png_one']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
