@@ -1,0 +1,139 @@
+"""Real-illustration check: how the models hold up on real anime art they never saw.
+
+Debian's ``renpy-demo`` and ``renpy-thequestion`` packages ship character sprites with
+transparency (Sylvie in two outfits, Eileen, Lucy; several expressions) and three concert
+scenes, under a free license (see their copyright files). Each sprite is composited on white,
+on the packages' own busy backgrounds, and turned into line art; its alpha channel is the exact
+character-vs-background truth. The check prints foreground IoU per variant and writes
+prediction overlays (the concert scenes too, which have no truth) for a person to look at.
+
+These images are for checking only: never train or tune on them.
+
+    python bench/real_check.py --out outputs/real_check            # downloads the packages with apt-get
+    python bench/real_check.py --renpy DIR --out outputs/real_check  # DIR: where the .debs were unpacked
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from animeparse.augment import to_lineart
+from animeparse.predict import DEFAULT_MODEL_A, DEFAULT_MODEL_B, ENSEMBLE, USES, load_branches, overlay, predict
+
+PACKAGES = ("renpy-demo", "renpy-thequestion")
+SPRITES = ("sylvie", "eileen", "lucy")
+ALPHA_THRESHOLD = 128
+"""Alpha above this counts as character; sprite edges are antialiased."""
+
+
+def unpack_packages(dest: Path) -> Path:
+    """``apt-get download`` both packages and unpack them (no install) under ``dest``."""
+    for name in PACKAGES:
+        subprocess.run(["apt-get", "download", name], cwd=dest, check=True, capture_output=True)
+    for deb in dest.glob("*.deb"):
+        subprocess.run(["dpkg", "-x", str(deb), str(dest / "root")], check=True)
+    return dest / "root"
+
+
+def find_images(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    images = sorted(root.rglob("game/images/*"))
+    sprites = [p for p in images if p.suffix == ".png" and p.name.split()[0] in SPRITES]
+    backgrounds = [p for p in images if p.name.startswith("bg ") and p.suffix in (".jpg", ".png")]
+    concerts = [p for p in images if p.name.startswith("concert")]
+    if not sprites:
+        raise SystemExit(f"no character sprites found under {root}; is it the unpacked renpy packages?")
+    return sprites, backgrounds, concerts
+
+
+def on_canvas(sprite: Image.Image, background: Image.Image | None) -> Image.Image:
+    """The sprite on a square canvas (white, or a crop of ``background``), its feet at the bottom."""
+    side = max(sprite.size)
+    if background is None:
+        canvas = Image.new("RGB", (side, side), "white")
+    else:
+        scale = side / min(background.size)
+        bg = background.convert("RGB").resize((round(background.width * scale), round(background.height * scale)))
+        canvas = bg.crop((0, 0, side, side))
+    canvas.paste(sprite, ((side - sprite.width) // 2, side - sprite.height), sprite)
+    return canvas
+
+
+def truth_mask(sprite: Image.Image) -> np.ndarray:
+    side = max(sprite.size)
+    alpha = Image.new("L", (side, side), 0)
+    alpha.paste(sprite.getchannel("A"), ((side - sprite.width) // 2, side - sprite.height))
+    return np.asarray(alpha) > ALPHA_THRESHOLD
+
+
+def variants(sprite: Image.Image, backgrounds: list[Image.Image]) -> dict[str, Image.Image]:
+    white = on_canvas(sprite, None)
+    out = {"white": white, "lineart": to_lineart(white)}
+    for i, bg in enumerate(backgrounds):
+        out[f"busy{i}"] = on_canvas(sprite, bg)
+    return out
+
+
+def iou(pred: np.ndarray, truth: np.ndarray) -> float:
+    union = np.logical_or(pred, truth).sum()
+    return float(np.logical_and(pred, truth).sum() / union) if union else 1.0
+
+
+def save_overlay(prediction, path: Path, size: int = 320) -> None:
+    labels = prediction.labels(ENSEMBLE, prediction.schema)
+    shown = overlay(prediction.image, labels, prediction.schema, range(1, prediction.schema.num_classes), 0.6)
+    pair = np.concatenate([prediction.image, shown], axis=1)
+    img = Image.fromarray(pair)
+    img.thumbnail((2 * size, size))
+    img.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--renpy", type=Path, help="folder where the renpy .debs were unpacked (default: download them)")
+    parser.add_argument("--model-a", default=DEFAULT_MODEL_A, help="branch A: Hub id or local folder")
+    parser.add_argument("--model-b", default=DEFAULT_MODEL_B, help="branch B: Hub id or local folder")
+    parser.add_argument("--backgrounds", type=int, default=3, help="busy backgrounds per sprite")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the overlays")
+    args = parser.parse_args()
+    if args.backgrounds < 0:
+        parser.error("--backgrounds must be >= 0")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.renpy or unpack_packages(Path(tmp))
+        sprites, bg_paths, concerts = find_images(root)
+        backgrounds = [Image.open(p) for p in bg_paths[: args.backgrounds]]
+        branches = load_branches({"A": args.model_a, "B": args.model_b})
+        args.out.mkdir(parents=True, exist_ok=True)
+
+        scores: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for path in sprites:
+            sprite = Image.open(path).convert("RGBA")
+            truth = truth_mask(sprite)
+            for variant, image in variants(sprite, backgrounds).items():
+                prediction = predict(branches, image, ENSEMBLE, name=path.stem)
+                for use in USES:
+                    scores[("busy" if variant.startswith("busy") else variant, use)].append(
+                        iou(prediction.labels(use, prediction.schema) > 0, truth)
+                    )
+                save_overlay(prediction, args.out / f"{path.stem.replace(' ', '_')}_{variant}.png")
+        for path in concerts:
+            image = Image.open(path).convert("RGB")
+            image.thumbnail((1024, 1024))
+            save_overlay(predict(branches, image, ENSEMBLE, name=path.stem), args.out / f"{path.stem}.png", size=480)
+
+    print(f"foreground IoU (character vs background), {len(sprites)} sprites")
+    print(f"{'variant':10s}" + "".join(f"{u:>8s}" for u in USES))
+    for variant in ("white", "busy", "lineart"):
+        print(f"{variant:10s}" + "".join(f"{np.mean(scores[(variant, u)]):8.3f}" for u in USES))
+    print(f"overlays in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
