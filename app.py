@@ -24,8 +24,10 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from animeparse.images import ImageError, fit_within, load_rgb
+from animeparse.labels import Schema
 from animeparse.model import ModelLoadError
 from animeparse.predict import (
     DEFAULT_MODEL_A,
@@ -53,7 +55,7 @@ MODEL_B = os.environ.get("ANIMEPARSE_MODEL_B", DEFAULT_MODEL_B)
 HOST = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")  # a Space sets 0.0.0.0
 PORT = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
 
-EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("*.png"))
+EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").iterdir() if p.suffix in (".jpg", ".png"))
 FILES_DIR = Path(tempfile.gettempdir()) / "animeparse-app"  # pictures and downloads handed to gradio
 FILES_MAX_AGE_S = 600  # gradio copies returned files into its own cache at once
 MAX_UPLOAD = "50mb"
@@ -113,9 +115,11 @@ def refuse(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-def read_image(image: dict) -> tuple[np.ndarray, str]:
+def read_image(image: dict) -> tuple[Image.Image, str]:
     """The uploaded file as RGB (at most MAX_SIDE on a side), and a safe name for exports."""
     name = Path(image.get("orig_name") or "image").name
+    if not image.get("path"):
+        raise refuse(f"{name}: no file received")
     try:
         rgb = load_rgb(image["path"], name=name)
     except ImageError as e:
@@ -127,11 +131,11 @@ def read_image(image: dict) -> tuple[np.ndarray, str]:
     return small, stem
 
 
-def check_choice(use: str, schema_key: str) -> None:
-    """Values from the page are checked by gradio; API callers can send anything."""
+def check_choice(use: str, schema_key: str | None = None) -> None:
+    """Handlers that take the raw payload (preprocess=False) get choices unchecked by gradio."""
     if use not in USES:
         raise refuse(f"model must be one of {list(USES)}, got {use!r}")
-    if schema_key not in SCHEMAS:
+    if schema_key is not None and schema_key not in SCHEMAS:
         raise refuse(f"classes must be one of {list(SCHEMAS)}, got {schema_key!r}")
 
 
@@ -139,25 +143,23 @@ def parse_upload(image: dict | None, use: str, view: str) -> Prediction | None:
     """Run the models on a new image; the result stays in the session for every redraw."""
     if image is None:
         return None
-    check_choice(use, next(iter(SCHEMAS)))
+    check_choice(use)
     rgb, stem = read_image(image)
     return predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem)
 
 
-def legend(schema_key: str, labels: np.ndarray | None, visible: set[int], note: str = "") -> str:
+def legend(schema: Schema, labels: np.ndarray, visible: set[int]) -> str:
     """Swatches in the schema's palette for the classes in the picture; hidden ones faded."""
-    schema = SCHEMAS[schema_key]
-    present = set(np.unique(labels).tolist()) if labels is not None else set(range(schema.num_classes))
     items = []
-    for i, (name, rgb) in enumerate(zip(schema.names, schema.palette)):
-        if i in present:
+    for i in np.unique(labels).tolist():
+        if i < schema.num_classes:
             fade = "" if i in visible else "opacity:0.35;text-decoration:line-through;"
             items.append(
-                f'<span class="legend-item" style="display:inline-flex;align-items:center;gap:4px;margin:2px 10px 2px 0;{fade}">'
-                f'<span style="width:14px;height:14px;border:1px solid #888;background:rgb{rgb}"></span>{html.escape(name)}</span>'
+                f'<span style="display:inline-flex;align-items:center;gap:4px;margin:2px 10px 2px 0;{fade}">'
+                f'<span style="width:14px;height:14px;border:1px solid #888;background:rgb{schema.palette[i]}"></span>'
+                f"{html.escape(schema.names[i])}</span>"
             )
-    note_html = f"<p>{html.escape(note)}</p>" if note else ""
-    return f'<div class="legend">{"".join(items)}{note_html}</div>'
+    return f'<div>{"".join(items)}</div>'
 
 
 def fresh_dir() -> Path:
@@ -179,25 +181,30 @@ def picture(array: np.ndarray) -> str:
 
 
 def show(pred: Prediction | None, use: str, schema_key: str, classes: list[str], opacity: float, view: str):
-    """Draw the current view from the kept prediction (runs a branch only if it never ran here)."""
+    """Draw the current view from the kept prediction (runs a branch only if it never ran here).
+
+    Returns the picture, the side-by-side slider (one of the two is visible), legend and table.
+    """
     if pred is None:
         return gr.update(value=None, visible=True), gr.update(value=None, visible=False), "", []
     check_choice(use, schema_key)
     schema = SCHEMAS[schema_key]
     visible = {schema.label2id[c] for c in classes if c in schema.label2id}
     labels = pred.run(MODELS, use).labels(use, schema)
-    table = [[name, round(share, 2)] for _, name, share in sorted(class_shares(labels, schema), key=lambda r: -r[2])]
+    shares = sorted((r for r in class_shares(labels, schema) if r[2] > 0), key=lambda r: -r[2])
+    table = [[name, round(share, 2)] for _, name, share in shares]  # classes present, largest first
     if view == "disagreement":
         disagree = pred.run(MODELS, ENSEMBLE).disagreement(schema)
-        note = f"A and B pick different classes on {disagree.mean():.1%} of the pixels (magenta)."
-        view_picture = picture(disagreement_view(pred.image, disagree))
-        return gr.update(value=view_picture, visible=True), gr.update(visible=False), legend(schema_key, None, set(), note), table
+        note = f"<p>A and B pick different classes on {disagree.mean():.1%} of the pixels (magenta).</p>"
+        shown = picture(disagreement_view(pred.image, disagree))
+        return gr.update(value=shown, visible=True), gr.update(visible=False), note, table
     painted = overlay(pred.image, labels, schema, visible, opacity)
-    key = legend(schema_key, labels, visible)
+    key = legend(schema, labels, visible)
     if view == "side by side":
-        return gr.update(visible=False), gr.update(value=(picture(pred.image), picture(painted)), visible=True), key, table
-    view_picture = picture(color_map(labels, schema, visible) if view == "color map" else painted)
-    return gr.update(value=view_picture, visible=True), gr.update(visible=False), key, table
+        pair = (picture(pred.image), picture(painted))
+        return gr.update(visible=False), gr.update(value=pair, visible=True), key, table
+    shown = picture(color_map(labels, schema, visible) if view == "color map" else painted)
+    return gr.update(value=shown, visible=True), gr.update(visible=False), key, table
 
 
 def export_files(pred: Prediction | None, use: str, schema_key: str) -> list[str] | None:
@@ -235,45 +242,62 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
     prediction = gr.State(time_to_live=3600)
     with gr.Row():
         with gr.Column():
-            image_in = gr.Image(label="Illustration", elem_id="input", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=IMAGE_HEIGHT)
+            image_in = gr.Image(
+                label="Illustration", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                height=IMAGE_HEIGHT, elem_id="input",
+            )
             examples = gr.Examples(EXAMPLES, inputs=image_in) if EXAMPLES else None
         with gr.Column():
-            result = gr.Image(label="Parts", format="png", interactive=False, elem_id="result", height=IMAGE_HEIGHT)
-            compare = gr.ImageSlider(label="Input | parts", format="png", visible=False, elem_id="compare", height=IMAGE_HEIGHT)
+            result = gr.Image(label="Parts", format="png", interactive=False, height=IMAGE_HEIGHT, elem_id="result")
+            compare = gr.ImageSlider(
+                label="Input | parts", format="png", visible=False, height=IMAGE_HEIGHT, elem_id="compare"
+            )
             key = gr.HTML(elem_id="legend")
     with gr.Row():
         view = gr.Radio(list(VIEWS), value="overlay", label="View")
         use = gr.Radio([("A", "A"), ("B", "B"), ("A+B ensemble", ENSEMBLE)], value=ENSEMBLE, label="Model")
-        schema_key = gr.Radio([(f"{k} classes", k) for k in SCHEMAS], value=str(SCHEMA.num_classes), label="Classes")
+        schema_key = gr.Radio(
+            [(f"{k} classes", k) for k in SCHEMAS], value=str(SCHEMA.num_classes), label="Classes"
+        )
         opacity = gr.Slider(0, 1, value=DEFAULT_OPACITY, step=0.05, label="Overlay opacity", elem_id="opacity")
     with gr.Row():
-        classes = gr.CheckboxGroup(list(SCHEMA.names), value=list(SCHEMA.names[1:]), label="Show classes", scale=5, elem_id="classes")
+        classes = gr.CheckboxGroup(
+            list(SCHEMA.names), value=list(SCHEMA.names[1:]), label="Show classes", scale=5, elem_id="classes"
+        )
         with gr.Column(scale=1, min_width=120):
             all_on = gr.Button("All", size="sm")
             all_off = gr.Button("None", size="sm")
     with gr.Row():
-        downloads = gr.File(label="Downloads: label map, color map, per-class layers", file_count="multiple", interactive=False)
+        downloads = gr.File(
+            label="Downloads: label map, color map, per-class layers", file_count="multiple", interactive=False
+        )
         table = gr.Dataframe(headers=["class", "pixels %"], label="Share of pixels", interactive=False)
     with gr.Row(visible=False):  # the API endpoint's own outputs
         api_call = gr.Button()
         api_labels = gr.Image(format="png", image_mode="L")
         api_classes = gr.JSON()
 
-    redraw = dict(fn=show, inputs=[prediction, use, schema_key, classes, opacity, view], outputs=[result, compare, key, table], api_visibility="private")
-    refresh = dict(fn=export_files, inputs=[prediction, use, schema_key], outputs=downloads, api_visibility="private")
+    private = dict(api_visibility="private")  # page events; the API is /parse alone
+    redraw = dict(
+        fn=show, inputs=[prediction, use, schema_key, classes, opacity, view], outputs=[result, compare, key, table],
+        **private,
+    )
+    refresh = dict(fn=export_files, inputs=[prediction, use, schema_key], outputs=downloads, **private)
+    run_models = dict(preprocess=False, concurrency_id="model")  # raw upload for load_rgb; one run at a time
 
     # A new image: an upload, paste or clear (.input), or an example. Not .change: it fires twice
     # when an image replaces another, which would run the models twice.
     for new_image in [image_in.input] + ([examples.load_input_event.then] if examples else []):
-        new_image(parse_upload, [image_in, use, view], prediction, preprocess=False, concurrency_id="model", api_visibility="private").success(**redraw).success(**refresh)
+        parsed = new_image(parse_upload, [image_in, use, view], prediction, **run_models, **private)
+        parsed.success(**redraw).success(**refresh)
     use.input(**redraw).success(**refresh)
-    schema_key.input(class_choices, [schema_key, classes], classes, api_visibility="private").then(**redraw).success(**refresh)
+    schema_key.input(class_choices, [schema_key, classes], classes, **private).then(**redraw).success(**refresh)
     for control in (classes, view):
         control.input(**redraw)
     opacity.input(**redraw, trigger_mode="always_last")
-    all_on.click(lambda k: list(SCHEMAS[k].names), schema_key, classes, api_visibility="private").then(**redraw)
-    all_off.click(lambda: [], None, classes, api_visibility="private").then(**redraw)
-    api_call.click(parse_api, [image_in, use, schema_key], [api_labels, api_classes], preprocess=False, concurrency_id="model", api_name="parse")
+    all_on.click(lambda k: list(SCHEMAS[k].names), schema_key, classes, **private).then(**redraw)
+    all_off.click(lambda: [], None, classes, **private).then(**redraw)
+    api_call.click(parse_api, [image_in, use, schema_key], [api_labels, api_classes], **run_models, api_name="parse")
 
 
 if __name__ == "__main__":

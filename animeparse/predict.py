@@ -194,7 +194,9 @@ def _painted(visible: Iterable[int]) -> np.ndarray:
     return painted
 
 
-def overlay(image: np.ndarray, labels: np.ndarray, schema: Schema, visible: Iterable[int], opacity: float) -> np.ndarray:
+def overlay(
+    image: np.ndarray, labels: np.ndarray, schema: Schema, visible: Iterable[int], opacity: float
+) -> np.ndarray:
     """The image with the ``visible`` classes painted in their colors at ``opacity`` (0..1)."""
     if not 0 <= opacity <= 1:
         raise ValueError(f"opacity must be in [0, 1], got {opacity}")
@@ -291,11 +293,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="output folder; gets labels/, colors/ and overlays/")
     parser.add_argument("--model-a", default=DEFAULT_MODEL_A, help="branch A: a Hub id or a local checkpoint folder")
     parser.add_argument("--model-b", default=DEFAULT_MODEL_B, help="branch B: a Hub id or a local checkpoint folder")
-    parser.add_argument("--use", default=ENSEMBLE, choices=USES, help="which branch to use, or A+B: the average of both")
-    parser.add_argument("--classes", default=None, help="class count of the output schema (e.g. 16, or 13 for the merge); default: the models' own")
+    parser.add_argument("--use", default=ENSEMBLE, choices=USES, help="which branch to use, or A+B: their average")
+    parser.add_argument(
+        "--classes", default=None, help="class count of the output: 16, or 13 for the merge (default: the models')"
+    )
     parser.add_argument("--overlays", action="store_true", help="also write overlays of the labels on the images")
     parser.add_argument("--opacity", type=float, default=0.5, help="overlay opacity, 0..1")
-    parser.add_argument("--max-side", type=int, default=MAX_SIDE, help="parse larger images downscaled to this longer side; maps are scaled back to the image size")
+    parser.add_argument(
+        "--max-side", type=int, default=MAX_SIDE,
+        help="parse larger images downscaled to this longer side; their maps are scaled back to the image size",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.opacity <= 1:
         parser.error(f"--opacity must be in [0, 1], got {args.opacity}")
@@ -319,7 +326,7 @@ def collect_inputs(inputs: Sequence[Path]) -> list[Path]:
     stems: dict[str, Path] = {}
     for path in files:
         if path.stem in stems and stems[path.stem] != path:
-            raise ValueError(f"{stems[path.stem]} and {path} would write the same output name {path.stem}.png; rename one")
+            raise ValueError(f"{stems[path.stem]} and {path} would both write {path.stem}.png; rename one")
         stems[path.stem] = path
     return list(stems.values())
 

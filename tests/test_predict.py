@@ -297,7 +297,7 @@ def test_batch_command_rejects_bad_inputs(inputs, tiny_branch_dirs, tmp_path, ca
 
     random_image(10, 10).save(tmp_path / "plain.jpg")
     assert main([str(inputs), str(tmp_path / "plain.jpg"), "--out", str(out)]) == 2
-    assert "would write the same output name plain.png" in capsys.readouterr().err
+    assert "would both write plain.png" in capsys.readouterr().err
 
     assert main([str(inputs), "--out", str(out), "--model-a", str(tmp_path / "nowhere"), "--use", "A"]) == 2
     assert "cannot load model" in capsys.readouterr().err
