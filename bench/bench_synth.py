@@ -10,7 +10,9 @@ Each round, one after another so that machine noise hits all alike:
   stores them) with ``--workers`` processes, and with one.
 
 Printed: pictures per second for each, and the ratio render / PNG (how many times slower making a
-labeled picture is than merely saving one), plus the speed-up from the extra workers.
+labeled picture is than merely saving one), plus the speed-up from the extra workers. On a shared
+machine other processes take cores from the wall-clock figures, so the CPU time of the one-process
+render is printed too, with the rate it implies for idle cores.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main() -> None:
         p.error(f"--size {args.size}: must be from {MIN_SIZE} to {MAX_SIZE}")
 
     results: dict[str, list[float]] = {k: [] for k in ("render_par", "render_one", "png_par", "png_one")}
+    cpu: list[float] = []
     with RenderPool(args.workers) as pool, RenderPool(1) as single, \
             multiprocessing.get_context("spawn").Pool(args.workers) as png_pool:
         list(pool.samples(range(args.workers * 4), args.size))  # start the workers before timing
@@ -64,7 +67,9 @@ def main() -> None:
             seeds = range(r * args.num, (r + 1) * args.num)
             pictures: list = []
             results["render_par"].append(rate(lambda: pictures.extend(pool.samples(seeds, args.size)), args.num))
+            start_cpu = time.process_time()
             results["render_one"].append(rate(lambda: list(single.samples(seeds, args.size)), args.num))
+            cpu.append((time.process_time() - start_cpu) / args.num)
             pairs = [(s.image, s.label) for s in pictures]
             results["png_par"].append(rate(lambda: png_pool.map(png_bytes, pairs, chunksize=4), args.num))
             results["png_one"].append(rate(lambda: [png_bytes(x) for x in pairs], args.num))
@@ -79,6 +84,9 @@ def main() -> None:
           f"(1 process: {med['render_one'] / med['png_one']:.2f})")
     print(f"speed-up of {args.workers} workers over 1: render {med['render_par'] / med['render_one']:.2f}x, "
           f"PNG {med['png_par'] / med['png_one']:.2f}x")
+    cpu_per = statistics.median(cpu)
+    print(f"CPU time per labeled picture (1 process): {cpu_per * 1000:.1f} ms, "
+          f"i.e. {args.workers / cpu_per:.1f} pictures/s on {args.workers} idle cores")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from animeparse.synth.body import hand, limb_outline
+from animeparse.synth.body import fingers, hand, limb_outline
 from animeparse.synth.canvas import RGB, Pen
 from animeparse.synth.colors import WHITE, accent_color, cloth_color, light_of, mix
 from animeparse.synth.face import turn
@@ -209,7 +209,8 @@ def draw_gloves(pen: Pen, extras: Extras, sk: Skeleton, ink: Inker, hand_scale: 
         return
     arm = sk.arms[arm_index]
     color = WHITE if extras.accessory_color[1] > 150 else extras.accessory_color
-    pen.fill(ink.solid("accessories", color), *hand(arm, hand_scale * 1.08), *limb_outline(arm, 0.015, 1.75, 2.0))
+    pen.fill(ink.solid("accessories", color), *hand(arm, hand_scale * 1.08), *fingers(arm, hand_scale * 1.08, curled=False),
+             *limb_outline(arm, 0.015, 1.75, 2.0))
 
 
 def draw_bracelet(pen: Pen, extras: Extras, sk: Skeleton, ink: Inker, arm_index: int) -> None:

@@ -73,18 +73,35 @@ def limb_outline(limb: Limb, grow: float = 0.0, start: float = 0.0, stop: float 
     return out
 
 
-def hand(limb: Limb, scale: float) -> list[Points]:
-    """A mitten hand with a thumb at the end of an arm, pointing along the forearm."""
+def _hand_axes(limb: Limb) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors along the forearm and across the hand toward the thumb (the body's centre line)."""
     u = (limb.end - limb.mid) / np.linalg.norm(limb.end - limb.mid)
-    ang = float(np.arctan2(u[1], u[0]))
     inward = np.array([-u[1], u[0]])
-    if inward[0] * limb.side > 0:  # the thumb side faces the body's centre line
-        inward = -inward
+    return u, (-inward if inward[0] * limb.side > 0 else inward)
+
+
+def hand(limb: Limb, scale: float) -> list[Points]:
+    """Palm and thumb at the end of an arm (the fingers are drawn apart, see :func:`fingers`)."""
+    u, inward = _hand_axes(limb)
     s = scale
-    palm = ellipse(0.0, 0.0, 0.13 * s, 0.085 * s, 16, angle=ang) + limb.end + u * 0.08 * s
-    fingers = ellipse(0.0, 0.0, 0.11 * s, 0.07 * s, 14, angle=ang) + limb.end + u * 0.19 * s
-    thumb = ellipse(0.0, 0.0, 0.07 * s, 0.035 * s, 10, angle=ang - 0.6 * limb.side) + limb.end + u * 0.1 * s + inward * 0.07 * s
-    return [palm, fingers, thumb]
+    ang = float(np.arctan2(u[1], u[0]))
+    palm = ellipse(0.0, 0.0, 0.11 * s, 0.085 * s, 16, angle=ang) + limb.end + u * 0.09 * s
+    thumb = capsule(limb.end + u * 0.06 * s + inward * 0.05 * s, limb.end + u * 0.15 * s + inward * 0.1 * s, 0.03 * s, 0.022 * s, 6)
+    return [palm, thumb]
+
+
+def fingers(limb: Limb, scale: float, curled: bool) -> list[Points]:
+    """Four fingers fanning from the knuckles; short stubs when the hand grips something."""
+    u, inward = _hand_axes(limb)
+    s = scale
+    out = []
+    for i, length in enumerate((0.13, 0.15, 0.14, 0.11)):
+        k = 1.5 - i  # from the thumb side outwards
+        base = limb.end + u * 0.16 * s + inward * k * 0.04 * s
+        a = -0.12 * k * np.sign(inward[0] * u[1] - inward[1] * u[0] or 1.0)
+        d = np.array([u[0] * np.cos(a) - u[1] * np.sin(a), u[0] * np.sin(a) + u[1] * np.cos(a)])
+        out.append(capsule(base, base + d * length * s * (0.45 if curled else 1.0), 0.023 * s, 0.019 * s, 6))
+    return out
 
 
 def foot(limb: Limb, scale: float, grow: float = 0.0) -> Points:
@@ -98,6 +115,12 @@ def draw_arm(pen: Pen, material: Material, limb: Limb, hand_scale: float, hidden
     if not hidden_hand:
         shapes += hand(limb, hand_scale)
     return pen.fill(material, *shapes)
+
+
+def draw_fingers(pen: Pen, material: Material, limb: Limb, hand_scale: float, curled: bool) -> None:
+    """Each finger is its own part, so the outline separates it from its neighbour."""
+    for finger in fingers(limb, hand_scale, curled):
+        pen.fill(material, finger)
 
 
 def draw_legs(pen: Pen, material: Material, sk: Skeleton, foot_scale: float) -> int:

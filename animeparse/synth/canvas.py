@@ -49,6 +49,7 @@ class Material:
     line: RGB | None = None  # outline color; None = no outline (ink strokes, highlights, blush)
     ink: bool = False  # a drawn line or dark detail: stays dark in line-art and manga styles
     casts: bool = False  # throws a cast shadow on the parts behind it (bangs on the forehead)
+    rim: bool = True  # shaded along the edge that faces away from the light (faces: cast shadows only)
     pattern: Pattern | None = None
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from animeparse.synth import accessories as acc
 from animeparse.synth import clothing, face, hair
-from animeparse.synth.body import draw_arm, draw_legs, draw_torso
+from animeparse.synth.body import draw_arm, draw_fingers, draw_legs, draw_torso
 from animeparse.synth.canvas import RGB, Canvas, Pen
 from animeparse.synth.colors import accent_color, cloth_color, eye_color, hair_color, mix, skin_tone
 from animeparse.synth.geometry import Affine
@@ -131,9 +131,12 @@ def _arm(pen: Pen, spec: CharacterSpec, sk: Skeleton, ink: Inker, i: int) -> Non
     holds = spec.prop != "none" and spec.prop != "umbrella" and i == spec.prop_arm and spec.view != "back"
     if holds and spec.prop not in DRAWN_OVER_HAND:
         _prop(pen, spec, ink)
-    draw_arm(pen, ink.solid("arms", spec.skin), sk.arms[i], spec.hand_scale, hidden_hand=spec.pose.arms[i] == "behind")
+    skin = ink.solid("arms", spec.skin)
+    hidden = spec.pose.arms[i] == "behind"
+    draw_arm(pen, skin, sk.arms[i], spec.hand_scale, hidden_hand=hidden)
     clothing.draw_sleeve(pen, sk.arms[i], spec.outfit, ink)
-    if spec.pose.arms[i] != "behind":
+    if not hidden:
+        draw_fingers(pen, skin, sk.arms[i], spec.hand_scale, curled=holds)
         acc.draw_gloves(pen, spec.extras, sk, ink, spec.hand_scale, i)
         acc.draw_bracelet(pen, spec.extras, sk, ink, i)
     if holds and spec.prop in DRAWN_OVER_HAND:

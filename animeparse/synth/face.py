@@ -80,7 +80,7 @@ def turn(points: Points, angle: float, depth: float = 0.0) -> Points:
 def jaw(chin: float) -> Points:
     """The lower face outline (cheeks to chin and back), front view."""
     k = 1.0 - 0.55 * chin  # how wide the jaw stays near the chin
-    right = bezier((0.45, -0.05), (0.47, 0.2), (0.25 * k + 0.06, 0.42), (0.0, 0.5), n=18)
+    right = bezier((0.45, -0.05), (0.47, 0.24), (0.3 * k + 0.06, 0.45), (0.0, 0.5), n=18)
     left = right[::-1] * (-1, 1)
     return path(right, left[1:])
 
@@ -99,7 +99,8 @@ def draw_ears(pen: Pen, spec: FaceSpec, ink: Inker) -> None:
 
 def draw_face(pen: Pen, spec: FaceSpec, ink: Inker) -> int:
     """The face skin (skull and jaw as one part); returns its part id for clipping details."""
-    return pen.fill(ink.solid("face", spec.skin), skull() + (-0.04 * np.sin(spec.turn), 0.0),
+    # The face casts the shadow under the chin; its own shading comes from the bangs, not its rim.
+    return pen.fill(ink.solid("face", spec.skin, casts=True, rim=False), skull() + (-0.04 * np.sin(spec.turn), 0.0),
                     turn(jaw(spec.chin), spec.turn))
 
 

@@ -46,10 +46,10 @@ def sample_hair(rng: np.random.Generator, color: RGB, masculine: bool, chibi: bo
         back = BACKS[rng.integers(len(BACKS))]
         bangs = BANGS[rng.integers(len(BANGS))]
     if chibi:
-        length *= 0.55
+        length *= 0.4
     return HairSpec(
         color=color, length=length * rng.uniform(0.85, 1.15), back=back, bangs=bangs,
-        locks=int(rng.integers(5, 10)), fringe=rng.uniform(-0.04, 0.08) + (0.08 if bangs == "long" else 0.0),
+        locks=int(rng.integers(5, 10)), fringe=rng.uniform(-0.1, 0.02) + (0.05 if bangs == "long" else 0.0),
         sweep=rng.uniform(-0.6, 0.6) if bangs == "swept" else rng.uniform(-0.15, 0.15),
         volume=rng.uniform(0.03, 0.09) + (0.04 if masculine else 0.0),
         side_locks=0.0 if (masculine and rng.random() < 0.6) or rng.random() < 0.15 else rng.uniform(0.35, 1.2) * (0.6 if chibi else 1.0),
@@ -110,10 +110,12 @@ def draw_back(pen: Pen, spec: HairSpec, ink: Inker, back_view: bool) -> list[int
     for tail in _tails(spec):
         ids.append(pen.fill(mat, tail))
     length = spec.length
-    w_end = 0.5 + spec.volume + min(length, 2.0) * 0.08
+    v = spec.volume
+    w_end = rng.uniform(0.4, 0.62) if length > 1.0 else 0.5 + v  # long hair narrows toward its tips
     n = int(rng.integers(4, 8))
     tips_x = np.linspace(w_end, -w_end, n)
-    right = bezier((0.5 + spec.volume, -0.1), (0.58 + spec.volume, length * 0.4), (w_end, length * 0.8), n=12)
+    right = bezier((0.5 + v, -0.1), (0.6 + v + 0.06 * min(length, 2.0), length * 0.35), (0.62 + v, length * 0.7),
+                   (w_end, length * 0.9), n=14)
     bottom = [right[-1]]
     for i in range(n - 1):
         xa, xb = tips_x[i], tips_x[i + 1]
@@ -133,8 +135,8 @@ def _tails(spec: HairSpec) -> list[Points]:
     tails = []
     sides = {"twintails": (1, -1), "side_tail": (1,), "ponytail": ()}.get(spec.back, ())
     for side in sides:
-        line = bezier((0.4, -0.35), (0.85, -0.3), (0.85, L * 0.5), (0.6, L), n=24) * (side, 1)
-        tails.append(stroke(line, taper(24, 0.18, 0.5, 0.02, at=0.25)))
+        line = bezier((0.42, -0.38), (0.95, -0.35), (0.8, L * 0.5), (0.65, L), n=24) * (side, 1)
+        tails.append(stroke(line, taper(24, 0.1, 0.36, 0.02, at=0.3)))
     if spec.back == "ponytail":
         line = bezier((0.15, -0.5), (0.75, -0.45), (0.75, L * 0.45), (0.45, L * 0.9), n=24)
         tails.append(stroke(line, taper(24, 0.2, 0.42, 0.02, at=0.25)))

@@ -22,13 +22,13 @@ class Inker:
     ink_color: RGB = INK
 
     def solid(self, cls: str, color: RGB, *, shade: bool = True, line: bool = True, casts: bool = False,
-              pattern: Pattern | None = None) -> Material:
+              rim: bool = True, pattern: Pattern | None = None) -> Material:
         """A filled part: shaded and outlined unless told otherwise."""
         return Material(
             CLASS_ID[cls], color,
             shadow=shadow_of(color, self.shadow_depth) if shade else None,
             line=line_of(color, self.ink_color, self.colored_lines) if line else None,
-            casts=casts, pattern=pattern,
+            casts=casts, rim=rim, pattern=pattern,
         )
 
     def ink(self, cls: str, color: RGB | None = None) -> Material:

@@ -71,6 +71,7 @@ class PartTable:
     outlined: np.ndarray
     ink: np.ndarray
     casts: np.ndarray
+    rim: np.ndarray
     owner: np.ndarray
     line_px: np.ndarray
 
@@ -81,11 +82,11 @@ class PartTable:
         t = cls(
             cls=np.zeros(n, np.uint8), base=np.zeros((n, 3), np.float32), shadow=np.zeros((n, 3), np.float32),
             shaded=np.zeros(n, bool), line=np.zeros((n, 3), np.float32), outlined=np.zeros(n, bool),
-            ink=np.zeros(n, bool), casts=np.zeros(n, bool), owner=np.asarray(canvas.owners, np.int64),
+            ink=np.zeros(n, bool), casts=np.zeros(n, bool), rim=np.zeros(n, bool), owner=np.asarray(canvas.owners, np.int64),
             line_px=np.zeros(n, np.int64),
         )
         for i, m in enumerate(mats, start=1):
-            t.cls[i], t.base[i], t.ink[i], t.casts[i] = m.cls, m.color, m.ink, m.casts
+            t.cls[i], t.base[i], t.ink[i], t.casts[i], t.rim[i] = m.cls, m.color, m.ink, m.casts, m.rim
             if m.shadow is not None:
                 t.shadow[i], t.shaded[i] = m.shadow, True
             if m.line is not None:
@@ -147,7 +148,7 @@ def _shadow_mask(canvas: Canvas, t: PartTable, look: Look) -> np.ndarray:
         mine = owner == c
         away = shifted(ids, dy, dx, 0)  # the pixel further along the light's path
         toward = shifted(ids, -dy, -dx, 0)
-        form = away < ids
+        form = (away < ids) & t.rim[ids]
         cast = (toward > ids) & t.casts[toward] & (t.owner[toward] == c)
         shade |= mine & (form | cast)
     return shade & t.shaded[ids]

@@ -144,8 +144,8 @@ class Skeleton:
 
 def build_skeleton(p: Proportions, pose: Pose) -> Skeleton:
     r = p.length
-    neck_y, shoulder_y = 0.5 + 0.4 * r, 0.5 + 0.48 * r
-    chest_y, waist_y, hip_y, crotch_y = 0.5 + 1.0 * r, 0.5 + 1.72 * r, 0.5 + 2.25 * r, 0.5 + 2.7 * r
+    neck_y, shoulder_y = 0.5 + 0.24 * r, 0.5 + 0.32 * r
+    chest_y, waist_y, hip_y, crotch_y = 0.5 + 0.9 * r, 0.5 + 1.62 * r, 0.5 + 2.15 * r, 0.5 + 2.6 * r
     upper_len, fore_len = 1.12 * r, 1.0 * r
     thigh_len, shin_len = 1.62 * r, 1.55 * r
     arms, legs = [], []
