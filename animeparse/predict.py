@@ -148,8 +148,11 @@ class Prediction:
 
     def probabilities(self, use: str, schema: Schema) -> torch.Tensor:
         """(classes of ``schema``, H, W) probabilities of one branch or the ensemble."""
-        branches = needed_branches(use)
-        probs = sum(self._upsampled(b).softmax(0) for b in branches) / len(branches)
+        first, *others = needed_branches(use)
+        probs = self._upsampled(first).softmax(0)
+        for branch in others:  # in place: these are (C, H, W) floats at full image size
+            probs += self._upsampled(branch).softmax(0)
+        probs /= 1 + len(others)
         if schema == self.schema:
             return probs
         return merge_probabilities(probs, remap_table(self.schema, schema), schema.num_classes)
