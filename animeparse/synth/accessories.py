@@ -189,7 +189,7 @@ def draw_earrings(pen: Pen, extras: Extras, ink: Inker, turn_angle: float) -> No
     mat = ink.solid("accessories", (240, 200, 90) if extras.accessory_color[0] > 128 else (200, 210, 230))
     for side in (1, -1):
         at = turn(np.array([[side * 0.45, 0.24]]), turn_angle, -0.12)[0]
-        pen.fill(mat, ellipse(at[0], at[1] + 0.04, 0.03, 0.045, 10))
+        pen.fill(mat, ellipse(at[0], at[1] + 0.06, 0.03, 0.05, 10))
 
 
 def draw_neckwear(pen: Pen, extras: Extras, sk: Skeleton, ink: Inker) -> None:

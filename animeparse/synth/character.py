@@ -168,6 +168,8 @@ def _upper_clothes(pen: Pen, spec: CharacterSpec, sk: Skeleton, ink: Inker, back
 def _head(pen: Pen, spec: CharacterSpec, ink: Inker, back_view: bool) -> None:
     f = spec.face
     face.draw_ears(pen, f, ink)
+    if not back_view:
+        acc.draw_earrings(pen, spec.extras, ink, f.turn)  # under the face: only what hangs below the ear shows
     face_id = face.draw_face(pen, f, ink)
     head_top = -0.55 - spec.hair.volume
     if back_view:
@@ -175,7 +177,6 @@ def _head(pen: Pen, spec: CharacterSpec, ink: Inker, back_view: bool) -> None:
     else:
         face.draw_features(pen, f, ink, face_id)
         acc.draw_glasses(pen, spec.extras, ink, f.eye_gap, f.eye_y, f.eye_size, f.turn)
-        acc.draw_earrings(pen, spec.extras, ink, f.turn)
         hair.draw_front(pen, spec.hair, ink, f.turn, face_id)
     acc.draw_head_animal(pen, spec.extras, ink, head_top)
     acc.draw_headwear(pen, spec.extras, ink, head_top, f.turn)

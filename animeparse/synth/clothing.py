@@ -14,7 +14,7 @@ import numpy as np
 from animeparse.synth.body import foot, limb_outline, torso_outline
 from animeparse.synth.canvas import RGB, Pattern, Pen
 from animeparse.synth.colors import WHITE, accent_color, cloth_color, mix
-from animeparse.synth.geometry import Points, bezier, ellipse, mirror, stroke
+from animeparse.synth.geometry import Points, bezier, ellipse, mirror, stroke, taper
 from animeparse.synth.materials import Inker
 from animeparse.synth.skeleton import Limb, Skeleton
 
@@ -144,6 +144,7 @@ def draw_top(pen: Pen, sk: Skeleton, outfit: Outfit, ink: Inker, back_view: bool
     top = top_y + (0.06 * r if kind == "sleeveless" else 0.0)
     grow = 0.03 if kind != "sleeveless" else 0.0
     pid = pen.fill(mat, torso_outline(sk, grow, top, hem_y(sk, outfit), neck_depth=depth, v_neck=kind == "sailor"))
+    _folds(pen, sk, ink, outfit.top_fabric.color, pid)
     if kind == "shirt":
         _collar(pen, sk, ink, outfit.inner if outfit.inner != outfit.top_fabric.color else WHITE, top_y)
     elif kind == "sailor":
@@ -155,6 +156,19 @@ def draw_top(pen: Pen, sk: Skeleton, outfit: Outfit, ink: Inker, back_view: bool
         pocket = np.array([[-0.25, sk.waist_y], [0.25, sk.waist_y], [0.32, sk.hip_y], [-0.32, sk.hip_y]]) * (p.waist / 0.32, 1)
         pen.fill(ink.solid("top", mix(outfit.top_fabric.color, (0, 0, 0), 0.1)), pocket)
     return pid
+
+
+def _folds(pen: Pen, sk: Skeleton, ink: Inker, color: RGB, pid: int) -> None:
+    """Fold lines from the armpits toward the chest and across the waist, as cloth drapes."""
+    p, r = sk.p, sk.p.length
+    crease = ink.ink("top", ink.line_color(color))
+    for side in (1, -1):
+        start = np.array([side * (p.shoulder - 0.08), sk.shoulder_y + 0.3 * r])
+        line = bezier(start, start + (-side * 0.08, 0.12 * r), start + (-side * 0.2, 0.2 * r), n=8)
+        pen.stroke(crease, line, taper(8, 0.004, 0.012, 0.002, at=0.4), clip=[pid], min_px=0.7)
+        w = np.array([side * (p.waist - 0.02), sk.waist_y - 0.05 * r])
+        pen.stroke(crease, bezier(w, w + (-side * 0.1, 0.03 * r), w + (-side * 0.18, 0.0), n=8),
+                   taper(8, 0.003, 0.01, 0.002, at=0.5), clip=[pid], min_px=0.7)
 
 
 def _collar(pen: Pen, sk: Skeleton, ink: Inker, color: RGB, top_y: float) -> None:
@@ -202,7 +216,15 @@ def sleeve_shapes(arm: Limb, kind: str) -> list[Points]:
 def draw_sleeve(pen: Pen, arm: Limb, outfit: Outfit, ink: Inker) -> None:
     if outfit.sleeves == "none":
         return
-    pen.fill(outfit.top_fabric.material(ink, "top", pen), *sleeve_shapes(arm, outfit.sleeves))
+    sleeve = pen.fill(outfit.top_fabric.material(ink, "top", pen), *sleeve_shapes(arm, outfit.sleeves))
+    if outfit.sleeves == "long":  # creases across the inside of the elbow
+        crease = ink.ink("top", ink.line_color(outfit.top_fabric.color))
+        d = (arm.end - arm.mid) / np.linalg.norm(arm.end - arm.mid)
+        across = np.array([-d[1], d[0]]) * arm.widths[1] * 0.45
+        for k, t in ((0, 0.1), (1, 0.25)):
+            c = arm.mid + d * t * np.linalg.norm(arm.end - arm.mid)
+            pen.stroke(crease, bezier(c - across, c + d * 0.03 + across * 0.1 * (k - 0.5), c + across * 0.7, n=8),
+                       taper(8, 0.004, 0.012, 0.003, at=0.5), clip=[sleeve], min_px=0.7)
     if outfit.sleeves == "long" and outfit.top in ("shirt", "sailor", "dress"):
         cuff = limb_outline(arm, 0.04, 1.78, 1.92)
         pen.fill(ink.solid("top", outfit.inner if outfit.top == "sailor" else outfit.top_fabric.color), *cuff)

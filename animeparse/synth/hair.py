@@ -126,7 +126,24 @@ def draw_back(pen: Pen, spec: HairSpec, ink: Inker, back_view: bool) -> list[int
     left = mirror(right)[::-1]
     outline = np.vstack([_cap_arc(spec, spec.bangs == "spiky"), right, np.array(bottom), left])
     ids.append(pen.fill(mat, outline))
+    _strands(pen, spec, ink, ids, bottom[1::2], rng)
     return ids
+
+
+def _strands(pen: Pen, spec: HairSpec, ink: Inker, hair_ids: list[int], tips, rng: np.random.Generator) -> None:
+    """Strand lines falling toward the tips, and streaks of light, painted over the hair mass."""
+    line_mat = ink.ink("hair", ink.line_color(spec.color))
+    for tip in tips:
+        top = np.array([tip[0] * 0.6 + rng.uniform(-0.1, 0.1), 0.1])
+        end = np.array([tip[0], tip[1] - 0.15 * np.sqrt(spec.length)])
+        line = bezier(top, (top + end) / 2 + (rng.uniform(-0.08, 0.08), 0.0), end, n=10)
+        pen.stroke(line_mat, line, taper(10, 0.003, 0.012, 0.002, at=0.5), clip=hair_ids, min_px=0.7)
+    if spec.highlight and spec.length > 1.0:
+        light = ink.flat("hair", light_of(spec.color, 0.22))
+        for side in (1, -1):
+            x = side * rng.uniform(0.5, 0.6)
+            streak = bezier((x, 0.5), (x + side * 0.05, spec.length * 0.45), (x - side * 0.02, spec.length * 0.75), n=10)
+            pen.stroke(light, streak, taper(10, 0.01, 0.05, 0.005, at=0.4), clip=hair_ids)
 
 
 def _tails(spec: HairSpec) -> list[Points]:

@@ -131,6 +131,7 @@ class Placement:
     x: float  # pixel position of the head centre
     y: float
     scale: float  # pixels per head unit
+    lean: float  # whole-figure tilt, radians
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,10 @@ def _plan(seed: int, attempt: int, size: int, c: Controls) -> Plan:
                 occluders, effects, float(strength), float(softness), pencil)
 
 
+def _lean(rng: np.random.Generator) -> float:
+    return float(np.clip(rng.normal(0.0, 0.04), -0.1, 0.1))
+
+
 def _extent(spec: CharacterSpec, framing: str) -> tuple[float, float]:
     """Top and bottom (head units) of the part of the figure a framing shows."""
     sk = spec.skeleton
@@ -264,7 +269,7 @@ def _place(rng_of, rng: np.random.Generator, size: int, n: int, framing: str, vi
     if n == 1:
         spec = specs[0]
         top, bottom = _extent(spec, figure_framing)
-        fill = rng.uniform(0.9, 1.25) if figure_framing == "portrait" else rng.uniform(0.82, 1.0)
+        fill = rng.uniform(0.8, 1.12) if figure_framing == "portrait" else rng.uniform(0.82, 1.0)
         if smaller:
             fill *= rng.uniform(0.6, 0.8)
         if small:
@@ -275,7 +280,7 @@ def _place(rng_of, rng: np.random.Generator, size: int, n: int, framing: str, vi
             top_px = size * (1 - fill) + rng.uniform(-0.05, 0.04) * size
         else:
             top_px = rng.uniform(0.02, 0.98 - fill) * size if fill < 0.96 else size * (1 - fill) / 2
-        out.append(Placement(spec, framing, x, top_px - top * u, u))
+        out.append(Placement(spec, framing, x, top_px - top * u, u, _lean(rng)))
         return tuple(out)
     base = min(size * rng.uniform(0.7, 0.95), size * 3.0 / n)
     slots = rng.permutation(n)
@@ -288,7 +293,7 @@ def _place(rng_of, rng: np.random.Generator, size: int, n: int, framing: str, vi
             top_px = rng.uniform(0.05, 0.95) * max(size - height, 0.0)
         else:
             top_px = size - height + rng.uniform(0.0, 0.06) * size
-        out.append(Placement(spec, framing, x, top_px - top * u, u))
+        out.append(Placement(spec, framing, x, top_px - top * u, u, _lean(rng)))
     return tuple(sorted(out, key=lambda p: p.scale))  # nearer (larger) characters are drawn last
 
 
@@ -299,7 +304,7 @@ def _draw(plan: Plan, seed: int, attempt: int, size: int) -> Sample:
     for p in plan.placements:
         first = canvas.num_parts + 1
         line_px = int(np.clip(round(p.scale * plan.line_k), 1, 5))
-        draw_character(canvas, p.spec, Affine.place(p.x, p.y, p.scale), plan.inker, line_px, p.scale * plan.shade_k)
+        draw_character(canvas, p.spec, Affine.place(p.x, p.y, p.scale, angle=p.lean), plan.inker, line_px, p.scale * plan.shade_k)
         inside = (canvas.ids >= first) & (canvas.ids <= canvas.num_parts)
         drawn.append((first, canvas.num_parts, int(np.count_nonzero(inside))))
     layer = draw_occluders(size, plan.occluders, rng_of(2), monochrome=plan.style != "color")
