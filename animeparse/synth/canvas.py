@@ -11,7 +11,7 @@ pixel of the part it outlines.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -114,11 +114,13 @@ class Canvas:
 
 
 class Pen:
-    """Draws a character's shapes, given in its head units, onto a canvas."""
+    """Draws a character's shapes, given in its head units, onto a canvas; an optional ``warp``
+    bends the shapes (in head units) before they are placed."""
 
-    def __init__(self, canvas: Canvas, transform: Affine):
+    def __init__(self, canvas: Canvas, transform: Affine, warp: Callable[[Points], Points] | None = None):
         self.canvas = canvas
         self.transform = transform
+        self.warp = warp
 
     @property
     def px(self) -> float:
@@ -126,6 +128,8 @@ class Pen:
         return self.transform.scale
 
     def fill(self, material: Material, *polygons: Points, clip: Sequence[int] | None = None) -> int:
+        if self.warp is not None:
+            polygons = tuple(self.warp(p) for p in polygons)
         return self.canvas.draw(material, [self.transform(p) for p in polygons], clip)
 
     def stroke(self, material: Material, line: Points, widths, clip: Sequence[int] | None = None,
@@ -135,4 +139,4 @@ class Pen:
         return self.fill(material, stroke(line, w), clip=clip)
 
     def with_transform(self, transform: Affine) -> "Pen":
-        return Pen(self.canvas, transform)
+        return Pen(self.canvas, transform, self.warp)

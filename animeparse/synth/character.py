@@ -84,8 +84,8 @@ def sample_character(rng: np.random.Generator, chibi: bool = False, view: str | 
 def draw_character(canvas: Canvas, spec: CharacterSpec, transform: Affine, ink: Inker, line_px: int, shade_px: float) -> None:
     """Draw a character placed by ``transform`` (head units to pixels), back to front."""
     canvas.begin_character(line_px, shade_px)
-    pen = Pen(canvas, transform)
-    head = pen.with_transform(transform @ Affine.rotate_about(0.0, 0.5, spec.tilt))
+    head = Pen(canvas, transform @ Affine.rotate_about(0.0, 0.5, spec.tilt))
+    pen = Pen(canvas, transform, _body_turn(spec) if spec.view == "three_quarter" else None)
     sk = spec.skeleton
     back_view = spec.view == "back"
     if not back_view:
@@ -111,6 +111,20 @@ def draw_character(canvas: Canvas, spec: CharacterSpec, transform: Affine, ink: 
     if back_view:
         acc.draw_wings(pen, spec.extras, sk, ink)
         acc.draw_tail(pen, spec.extras, sk, ink)
+
+
+def _body_turn(spec: CharacterSpec):
+    """A three-quarter body: the centre line (buttons, ties, necklines) moves toward the side the
+    character faces, the silhouette stays; limbs outside the torso are left alone."""
+    half = spec.proportions.shoulder + 0.05
+    shift = 0.45 * half * np.sin(spec.face.turn)
+
+    def warp(points):
+        x = points[:, 0]
+        inside = np.clip(1 - np.abs(x) / half, 0, None)
+        return np.stack([x + shift * inside, points[:, 1]], axis=1)
+
+    return warp
 
 
 def _arm_layer(spec: CharacterSpec, i: int) -> str:
