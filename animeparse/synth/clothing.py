@@ -207,9 +207,8 @@ def _bow(pen: Pen, ink: Inker, color: RGB, at: np.ndarray, size: float, tails: b
 def sleeve_shapes(arm: Limb, kind: str) -> list[Points]:
     if kind == "short":
         return limb_outline(arm, 0.035, 0.0, 0.55)
-    if kind == "puffy":
-        mid = arm.root + (arm.mid - arm.root) * 0.25
-        return [ellipse(mid[0], mid[1], arm.widths[0] * 0.95, arm.widths[0] * 0.8, 18)]
+    if kind == "puffy":  # a short sleeve gathered into a round puff
+        return limb_outline(arm, arm.widths[0] * 0.3, 0.0, 0.4)
     return limb_outline(arm, 0.03, 0.0, 1.9)
 
 
