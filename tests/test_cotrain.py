@@ -164,8 +164,7 @@ def test_exported_model_works_in_pipeline_and_matches_the_reported_metrics(cps_r
         predictions=preds, references=refs, num_labels=16, label_names=list(SCHEMA_16.names)
     )
     reported = json.loads((cps_run / "metrics.json").read_text())["splits"]["validation"]["schemas"]["anime-16"]["A"]
-    assert result["mean_iou"] == pytest.approx(reported["mean_iou"], abs=1e-3)
-    assert result["overall_accuracy"] == pytest.approx(reported["overall_accuracy"], abs=1e-3)
+    assert result == {k: v for k, v in reported.items() if k != "per_difficulty"}  # same pixels, same counts
 
 
 def test_model_card_has_hub_metadata_and_measured_tables(cps_run):
@@ -255,7 +254,7 @@ def test_resume_after_sigkill_ends_at_the_same_step_with_close_metrics(shapes_re
     for variant in ("A", "B", "A+B"):
         got = metrics["splits"]["validation"]["schemas"]["anime-16"][variant]["mean_iou"]
         expected = reference["splits"]["validation"]["schemas"]["anime-16"][variant]["mean_iou"]
-        assert got == pytest.approx(expected, abs=0.1)
+        assert got == pytest.approx(expected, abs=0.1)  # a resumed run draws random numbers in another order
 
 
 def test_resume_refuses_changed_settings(shapes_repo, cps_run, tmp_path, capsys):

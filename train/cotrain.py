@@ -200,6 +200,15 @@ class Progress:
         self.__dict__.update(state)
 
 
+def make_optimizer(model, args: argparse.Namespace) -> torch.optim.AdamW:
+    """AdamW with the decode head at ``lr x head_lr_scale``: a new head learns faster than a
+    pretrained encoder should move (SegFormer's recipe)."""
+    head = [p for n, p in model.named_parameters() if n.startswith("decode_head.")]
+    encoder = [p for n, p in model.named_parameters() if not n.startswith("decode_head.")]
+    groups = [{"params": encoder}, {"params": head, "lr": args.lr * args.head_lr_scale}]
+    return torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
+
+
 def label_table(source: Schema, target: Schema):
     """Dataset ids -> trained ids; refuses a target that shares no class with the dataset."""
     if source.names == SCHEMA_16.names:
@@ -446,13 +455,7 @@ def main(argv: list[str] | None = None) -> dict:
         eval_loaders[split] = DataLoader(rows, batch_size=args.eval_batch_size, collate_fn=pad_collate, num_workers=args.num_workers)
 
     # ---------------------------------------------------------------- Optimizers and schedules
-    def optimizer(model):
-        head = [p for n, p in model.named_parameters() if n.startswith("decode_head.")]
-        encoder = [p for n, p in model.named_parameters() if not n.startswith("decode_head.")]
-        groups = [{"params": encoder}, {"params": head, "lr": args.lr * args.head_lr_scale}]
-        return torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
-
-    opt_a, opt_b = optimizer(model_a), optimizer(model_b)
+    opt_a, opt_b = make_optimizer(model_a, args), make_optimizer(model_b, args)
     sched_a, sched_b = (
         # with --max-steps 0 the schedule never runs, but it needs a decay step to be built
         get_polynomial_decay_schedule_with_warmup(
