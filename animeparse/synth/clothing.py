@@ -249,7 +249,7 @@ def draw_legwear(pen: Pen, sk: Skeleton, outfit: Outfit, ink: Inker, foot_scale:
 
 
 def draw_bottom(pen: Pen, sk: Skeleton, outfit: Outfit, ink: Inker) -> int:
-    p, r = sk.p, sk.p.length
+    r = sk.p.length
     mat = outfit.bottom_fabric.material(ink, "bottom", pen)
     if outfit.bottom == "skirt":
         return _skirt(pen, sk, outfit, ink, mat)

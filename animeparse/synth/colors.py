@@ -52,10 +52,6 @@ def line_of(c: RGB, ink: RGB = INK, colored: bool = True) -> RGB:
     return mix(hsv(h, min(1.0, s + 0.35), v * 0.38), ink, 0.35)
 
 
-def luminance(c: RGB) -> float:
-    return (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]) / 255
-
-
 def skin_tone(rng: np.random.Generator) -> RGB:
     base = SKIN_TONES[rng.choice(len(SKIN_TONES), p=SKIN_WEIGHTS)]
     return mix(base, (255, 214, 214), rng.uniform(0, 0.2))

@@ -11,7 +11,7 @@ import numpy as np
 from animeparse.synth.canvas import RGB, Pen
 from animeparse.synth.colors import light_of, mix
 from animeparse.synth.face import turn
-from animeparse.synth.geometry import Points, bezier, ellipse, mirror, path, stroke, taper
+from animeparse.synth.geometry import Points, bezier, ellipse, mirror, stroke, taper
 from animeparse.synth.materials import Inker
 
 LENGTHS = {"short": 0.42, "bob": 0.72, "medium": 1.35, "long": 2.6, "very_long": 3.8}

@@ -137,10 +137,6 @@ class Skeleton:
     arms: tuple[Limb, Limb]
     legs: tuple[Limb, Limb]
 
-    def y_at(self, fraction: float) -> float:
-        """A height on the body between the chin (0) and the soles (1)."""
-        return 0.5 + fraction * (self.sole_y - 0.5)
-
 
 def build_skeleton(p: Proportions, pose: Pose) -> Skeleton:
     r = p.length
