@@ -4,6 +4,7 @@ in which its parts are drawn, back to front, so that hidden parts end up unlabel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -12,7 +13,7 @@ from animeparse.synth import clothing, face, hair
 from animeparse.synth.body import draw_arm, draw_fingers, draw_legs, draw_torso
 from animeparse.synth.canvas import RGB, Canvas, Pen
 from animeparse.synth.colors import accent_color, cloth_color, eye_color, hair_color, mix, skin_tone
-from animeparse.synth.geometry import Affine
+from animeparse.synth.geometry import Affine, Points
 from animeparse.synth.materials import Inker
 from animeparse.synth.props import DRAWN_OVER_HAND, PROPS, draw_prop
 from animeparse.synth.skeleton import ARM_LAYER, Pose, Proportions, Skeleton, build_skeleton, sample_pose, sample_proportions
@@ -113,13 +114,13 @@ def draw_character(canvas: Canvas, spec: CharacterSpec, transform: Affine, ink: 
         acc.draw_tail(pen, spec.extras, sk, ink)
 
 
-def _body_turn(spec: CharacterSpec):
+def _body_turn(spec: CharacterSpec) -> Callable[[Points], Points]:
     """A three-quarter body: the centre line (buttons, ties, necklines) moves toward the side the
     character faces, the silhouette stays; limbs outside the torso are left alone."""
     half = spec.proportions.shoulder + 0.05
     shift = 0.45 * half * np.sin(spec.face.turn)
 
-    def warp(points):
+    def warp(points: Points) -> Points:
         x = points[:, 0]
         inside = np.clip(1 - np.abs(x) / half, 0, None)
         return np.stack([x + shift * inside, points[:, 1]], axis=1)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from animeparse.synth.body import foot, limb_outline, torso_outline
-from animeparse.synth.canvas import RGB, Pattern, Pen
+from animeparse.synth.canvas import RGB, Material, Pattern, Pen
 from animeparse.synth.colors import WHITE, accent_color, cloth_color, mix
 from animeparse.synth.geometry import Points, bezier, ellipse, mirror, stroke, taper
 from animeparse.synth.materials import Inker
@@ -34,7 +34,7 @@ class Fabric:
     period: float = 0.1  # head units
     angle: float = 0.0
 
-    def material(self, ink: Inker, cls: str, pen: Pen):
+    def material(self, ink: Inker, cls: str, pen: Pen) -> Material:
         pattern = None
         if self.pattern:
             pattern = Pattern(self.pattern, self.pattern_color, period=max(3.0, self.period * pen.px), angle=self.angle,
@@ -260,7 +260,7 @@ def draw_bottom(pen: Pen, sk: Skeleton, outfit: Outfit, ink: Inker) -> int:
     return pen.fill(mat, *shapes)
 
 
-def _skirt(pen: Pen, sk: Skeleton, outfit: Outfit, ink: Inker, mat) -> int:
+def _skirt(pen: Pen, sk: Skeleton, outfit: Outfit, ink: Inker, mat: Material) -> int:
     p, r = sk.p, sk.p.length
     top = sk.waist_y - 0.03 * r
     hem = sk.crotch_y + 0.25 * r + outfit.skirt_length * (sk.legs[0].end[1] - 0.35 * r - sk.crotch_y - 0.25 * r)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from animeparse.synth.canvas import RGB, Pen
+from animeparse.synth.canvas import RGB, Material, Pen
 from animeparse.synth.colors import light_of, mix
 from animeparse.synth.face import turn
 from animeparse.synth.geometry import Points, bezier, ellipse, mirror, stroke, taper
@@ -59,7 +59,7 @@ def sample_hair(rng: np.random.Generator, color: RGB, masculine: bool, chibi: bo
     )
 
 
-def _materials(spec: HairSpec, ink: Inker):
+def _materials(spec: HairSpec, ink: Inker) -> tuple[Material, Material]:
     front = ink.solid("hair", spec.color, casts=True)
     back = ink.solid("hair", mix(spec.color, (30, 20, 50), 0.18))
     return front, back
@@ -205,7 +205,7 @@ def _highlight(pen: Pen, spec: HairSpec, ink: Inker, hair_ids: list[int], rng: n
     pen.fill(ink.flat("hair", light_of(spec.color, 0.3)), band, clip=hair_ids)
 
 
-def _braid(pen: Pen, material, side: int, spec: HairSpec) -> int:
+def _braid(pen: Pen, material: Material, side: int, spec: HairSpec) -> int:
     length = min(spec.tail_length, 2.4)
     lobes = []
     n = max(3, int(length / 0.2))
