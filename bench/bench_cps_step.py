@@ -11,6 +11,7 @@ less: it does not count the time the process waits for a core).
 
     python bench/bench_cps_step.py                      # SegFormer-B0, 256 px, 8 + 8 images, fp32 and bf16
     python bench/bench_cps_step.py --steps 3 --precision fp32
+    python bench/bench_cps_step.py --threads 1 --system-malloc   # glibc's default allocator
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from types import SimpleNamespace
 
 import torch
 
+from animeparse.allocator import keep_freed_memory
 from animeparse.cps import segmentation_ce
 from animeparse.labels import SCHEMA_16
 from animeparse.model import SCRATCH_SIZES, build_model
@@ -52,6 +54,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=2, help="unmeasured steps of each kind first")
     p.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"], help="precisions to measure")
     p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    p.add_argument("--system-malloc", action="store_true",
+                   help="leave glibc's allocator as it is (training raises its mmap threshold on the CPU)")
     args = p.parse_args()
     if args.steps < 1 or args.warmup < 0 or args.batch_size < 2 or args.crop_size % 32 or args.threads < 1:
         p.error("need --steps >= 1, --warmup >= 0, --batch-size >= 2, --threads >= 1 and --crop-size a multiple of 32")
@@ -61,6 +65,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
+    kept = False if args.system_malloc else keep_freed_memory()
     train_step = load_train_step()
     method = SimpleNamespace(cps_weight=1.5, cutmix_area=(0.25, 0.5), cutmix_boxes=3)
     torch.manual_seed(0)
@@ -84,7 +89,8 @@ def main() -> None:
 
     kinds = {"supervised, 1 branch": supervised_one_branch, "supervised, 2 branches": lambda: step(None), "CPS": lambda: step(u)}
     print(f"SegFormer-{args.size}, {s} px, {n} labeled + {n} unlabeled images, {torch.get_num_threads()} threads, "
-          f"{args.warmup} warmup + {args.steps} measured steps of each kind, interleaved")
+          f"{args.warmup} warmup + {args.steps} measured steps of each kind, interleaved; "
+          f"freed memory {'kept (as training does)' if kept else 'returned to the system'}")
     for precision in args.precision:
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
         times = {(clock, kind): [] for clock in CLOCKS for kind in kinds}

@@ -49,6 +49,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import SegformerConfig, get_polynomial_decay_schedule_with_warmup
 
+from animeparse.allocator import keep_freed_memory
 from animeparse.augment import Augment
 from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, segmentation_ce
 from animeparse.data import load_dataset_schema, load_parsing_dataset, split_labeled
@@ -369,6 +370,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.WARNING)
     datasets.utils.logging.set_verbosity_warning()
+    if accelerator.device.type == "cpu":
+        keep_freed_memory()  # otherwise every step page-faults its large activations in again
 
     # ---------------------------------------------------------------- Output folder
     previous = checkpoints(ckpt_root)
