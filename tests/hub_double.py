@@ -593,6 +593,7 @@ def point_clients_at(hub: HubDouble, monkeypatch, home: str | Path) -> None:
     import datasets.config
     import huggingface_hub.constants as hub_constants
     import huggingface_hub.hf_api
+    import transformers.utils.hub
     from huggingface_hub import HfFileSystem
 
     home = Path(home)
@@ -612,6 +613,8 @@ def point_clients_at(hub: HubDouble, monkeypatch, home: str | Path) -> None:
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(home / "hub"))
     monkeypatch.setattr(huggingface_hub.hf_api.api, "endpoint", hub.url)  # behind the module-level functions
+    # transformers keeps one HfApi of its own, made with whatever endpoint the first push saw.
+    monkeypatch.setattr(transformers.utils.hub, "_hf_api", None)
     monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub.url)
     monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL", hub.url + "/datasets/{repo_id}/resolve/{revision}/{path}")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
