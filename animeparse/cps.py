@@ -69,11 +69,7 @@ def segmentation_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels.long(), ignore_index=IGNORE_INDEX)
 
 
-def cps_loss(
-    pred_a_mix: torch.Tensor, pred_b_mix: torch.Tensor, pseudo_a_mix: torch.Tensor, pseudo_b_mix: torch.Tensor
-) -> torch.Tensor:
-    """CE(A on the mixed images, B's mixed pseudo labels) + CE(B on them, A's pseudo labels).
-
-    Each branch learns from the other one's hard labels; the pseudo labels carry no gradient.
-    """
-    return segmentation_ce(pred_a_mix, pseudo_b_mix.detach()) + segmentation_ce(pred_b_mix, pseudo_a_mix.detach())
+def cps_loss(pred_mix: torch.Tensor, other_pseudo_mix: torch.Tensor) -> torch.Tensor:
+    """One branch's CPS term: CE of its prediction on the mixed images against the OTHER branch's
+    mixed pseudo labels, which carry no gradient. The CPS loss is the sum of both branches' terms."""
+    return segmentation_ce(pred_mix, other_pseudo_mix.detach())

@@ -82,7 +82,7 @@ def main() -> None:
         opt_a.zero_grad(set_to_none=True)
 
     def step(unlabeled) -> None:
-        train_step(model_a, model_b, x, y, unlabeled, method)["loss"].backward()
+        train_step(model_a, model_b, x, y, unlabeled, method)
         for opt in (opt_a, opt_b):
             opt.step()
             opt.zero_grad(set_to_none=True)

@@ -196,10 +196,13 @@ def test_train_step_spends_one_gradient_pass_per_branch():
         model.register_forward_hook(lambda m, args, kwargs, out, name=name: seen.append((name, len(kwargs["pixel_values"]), torch.is_grad_enabled())), with_kwargs=True)
     x, y, u = torch.randn(2, 3, 32, 32), torch.randint(0, 16, (2, 32, 32)), torch.randn(3, 3, 32, 32)
     args = cotrain.parse_args(["--dataset", "d", "--output-dir", "o"])
-    losses = cotrain.train_step(model_a, model_b, x, y, u, args)
+    backwards = []
+    losses = cotrain.train_step(model_a, model_b, x, y, u, args, lambda loss: backwards.append(loss) or loss.backward())
     assert sorted(seen) == [("A", 3, False), ("A", 5, True), ("B", 3, False), ("B", 5, True)]
     assert torch.allclose(losses["loss"], losses["loss_sup"] + args.cps_weight * losses["loss_cps"])
-    losses["loss"].backward()
+    # one backward per branch (one graph alive at a time); together they are the logged loss
+    assert len(backwards) == 2 and torch.allclose(sum(backwards).detach(), losses["loss"])
+    assert all(p.grad is not None for p in model_a.parameters()) and all(p.grad is not None for p in model_b.parameters())
     seen.clear()
     supervised = cotrain.train_step(model_a, model_b, x, y, None, args)
     assert sorted(seen) == [("A", 2, True), ("B", 2, True)] and set(supervised) == {"loss", "loss_sup"}
