@@ -36,7 +36,8 @@ def _local_shards(folder: Path) -> dict[str, list[str]]:
     files make the cache key include their modification times.
     """
     shards: dict[str, list[str]] = {}
-    for path in sorted((folder / "data").glob("*-of-*.parquet")):
+    # absolute: datasets resolves relative data_files against the folder itself
+    for path in sorted((folder.resolve() / "data").glob("*-of-*.parquet")):
         shards.setdefault(path.name.split("-")[0], []).append(str(path))
     return shards
 

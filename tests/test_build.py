@@ -413,3 +413,12 @@ def test_bad_command_line_values(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run("unlabeled", "--images", tmp_path, "--out", tmp_path / "r", "--push-to-hub", "no-namespace")
     assert "expected ORG/NAME" in capsys.readouterr().err
+
+
+def test_repo_loads_by_a_relative_path(tmp_path, monkeypatch):
+    """`--dataset data/parts` as a user types it, from the folder above the repo."""
+    truth = color_dataset(tmp_path / "in")
+    assert run("color", "--images", tmp_path / "in/images", "--masks", tmp_path / "in/masks", "--out", tmp_path / "data/parts") == 0
+    monkeypatch.chdir(tmp_path)
+    assert len(load_parsing_dataset("data/parts")["train"]) == len(truth)
+    assert load_dataset_schema("data/parts") == SCHEMA_16
