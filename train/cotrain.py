@@ -7,7 +7,7 @@ baseline through the same code (same steps, augmentation and labeled images).
 
 Launch (one process, CPU or one GPU; ``python train/cotrain.py ...`` does the same):
 
-    accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \\
+    accelerate launch --num_cpu_threads_per_process 2 --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \\
         train/cotrain.py --dataset ORG/NAME_OR_DIR --output-dir outputs/cps
 
     # pretrained encoder (online), bf16 autocast (CPU and GPU), 1/8 of the labels
