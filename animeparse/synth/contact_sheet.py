@@ -47,7 +47,11 @@ def legend(schema: Schema, width: int) -> Image.Image:
 
 
 def contact_sheet(samples: list[Sample], columns: int, side: int, schema: Schema = SCHEMA_16) -> Image.Image:
-    tiles = [tile(s, side, schema) for s in samples]
+    return grid([tile(s, side, schema) for s in samples], columns, schema)
+
+
+def grid(tiles: list[Image.Image], columns: int, schema: Schema = SCHEMA_16) -> Image.Image:
+    """Equal-sized tiles in rows of ``columns``, with the schema's legend below."""
     w, h = tiles[0].size
     rows = -(-len(tiles) // columns)
     width = columns * (w + GAP) + GAP
