@@ -63,6 +63,21 @@ def difficulty_table(variants: dict, branch: str) -> str:
     return _table(["difficulty", "images", f"mean IoU ({branch}) %", "mean IoU (A+B) %"], rows)
 
 
+def comparison_table(runs: dict[str, dict], split: str = "test", variant: str = "A+B") -> str:
+    """Mean IoU of several runs side by side: a row per run (name: its metrics.json), columns per
+    difficulty and overall under each schema, as in the README's results."""
+    first = next(iter(runs.values()))["splits"][split]["schemas"]
+    columns = [(schema, group) for schema, variants in first.items() for group in (*variants[variant]["per_difficulty"], "all")]
+    rows = []
+    for name, metrics in runs.items():
+        variants, config = metrics["splits"][split]["schemas"], metrics["config"]
+        cells = [_pct(variants[s][variant]["mean_iou"] if g == "all" else variants[s][variant]["per_difficulty"][g]["mean_iou"])
+                 for s, g in columns]
+        rows.append([name, f"{config['labeled_fraction']:g}", f"{config['cps_weight']:g}", str(metrics["trained_steps"]), *cells])
+    header = ["run", "labels", "CPS weight", "steps", *(f"{g} ({s})" for s, g in columns)]
+    return _table(header, rows)
+
+
 def settings_table(config: dict) -> str:
     keys = [
         ("init", "initialisation"), ("scratch_size", "scratch size"), ("max_steps", "steps"),

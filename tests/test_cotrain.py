@@ -178,6 +178,25 @@ def test_model_card_has_hub_metadata_and_measured_tables(cps_run):
     assert "branch **B**" in card and str(cps_run / "model_a") in card
 
 
+def test_results_table_puts_runs_side_by_side(cps_run, tmp_path):
+    """python -m model_card.results_table: a row per run, mean IoU per difficulty and overall, 16 and 13 classes."""
+    metrics = json.loads((cps_run / "metrics.json").read_text())
+    other = tmp_path / "sup"
+    other.mkdir()
+    (other / "metrics.json").write_text(json.dumps({**metrics, "config": {**metrics["config"], "cps_weight": 0.0}}))
+    done = subprocess.run([sys.executable, "-m", "model_card.results_table", str(other), str(cps_run)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    header, _, sup, cps = done.stdout.splitlines()
+    assert "easy (anime-16)" in header and "hard (anime-13)" in header and header.count("all (") == 2
+    test = metrics["splits"]["test"]["schemas"]
+    assert sup.startswith("| sup |") and "| 0 | 60 |" in sup
+    assert cps.startswith(f"| cps | {metrics['config']['labeled_fraction']:g} | 1.5 | 60 |")
+    assert cps.split(" | ")[-1] == f"{100 * test['anime-13']['A+B']['mean_iou']:.1f} |"
+    easy16 = test["anime-16"]["A+B"]["per_difficulty"]["easy"]["mean_iou"]
+    assert cps.split(" | ")[4] == f"{100 * easy16:.1f}"
+
+
 def test_checkpoints_keep_only_the_best_and_the_latest(cps_run):
     metrics = json.loads((cps_run / "metrics.json").read_text())
     kept = sorted(p.name for p in (cps_run / "checkpoints").iterdir())
