@@ -197,6 +197,23 @@ def test_results_table_puts_runs_side_by_side(cps_run, tmp_path):
     assert cps.split(" | ")[4] == f"{100 * easy16:.1f}"
 
 
+def test_publish_copies_a_run_into_a_models_folder(cps_run, tmp_path):
+    """python -m model_card.publish RUN DEST: loadable models whose cards name DEST; a bad run leaves DEST alone."""
+    dest = tmp_path / "models" / "parts-b0"
+    done = subprocess.run([sys.executable, "-m", "model_card.publish", str(cps_run), str(dest)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["metrics.json", "model_a", "model_b"]
+    assert (dest / "model_b" / "model.safetensors").read_bytes() == (cps_run / "model_b" / "model.safetensors").read_bytes()
+    card = (dest / "model_a" / "README.md").read_text()
+    assert f'model="{dest / "model_a"}"' in card and str(dest / "model_b") in card and str(cps_run) not in card
+    labels = {part["label"] for part in pipeline("image-segmentation", model=str(dest / "model_a"))(Image.new("RGB", (40, 40), "white"))}
+    assert labels <= set(SCHEMA_16.names)
+
+    bad = subprocess.run([sys.executable, "-m", "model_card.publish", str(tmp_path / "nothing"), str(dest)], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "is not a finished training run: missing" in bad.stderr
+    assert (dest / "model_a" / "README.md").read_text() == card
+
+
 def test_checkpoints_keep_only_the_best_and_the_latest(cps_run):
     metrics = json.loads((cps_run / "metrics.json").read_text())
     kept = sorted(p.name for p in (cps_run / "checkpoints").iterdir())
