@@ -5,7 +5,8 @@ transparency (Sylvie in two outfits, Eileen, Lucy; several expressions) and thre
 scenes, under a free license (see their copyright files). Each sprite is composited on white,
 on the packages' own busy backgrounds, and turned into line art; its alpha channel is the exact
 character-vs-background truth. The check prints foreground IoU per variant and writes
-prediction overlays (the concert scenes too, which have no truth) for a person to look at.
+prediction overlays (the concert scenes too, which have no truth) for a person to look at, and
+``overview.png``, a few of each kind in one picture.
 
 These images are for checking only: never train or tune on them.
 
@@ -132,7 +133,30 @@ def main() -> None:
     print(f"{'variant':10s}" + "".join(f"{u:>8s}" for u in USES))
     for variant in ("white", "busy", "lineart"):
         print(f"{variant:10s}" + "".join(f"{np.mean(scores[(variant, u)]):8.3f}" for u in USES))
-    print(f"overlays in {args.out}")
+    overview(sorted(args.out.glob("*.png")), args.out / "overview.png")
+    print(f"overlays in {args.out}, a sample of them in {args.out / 'overview.png'}")
+
+
+def overview(overlays: list[Path], path: Path, per_kind: int = 3, width: int = 1440) -> None:
+    """One picture of a few overlays of each kind (white, busy, line art, concert), a character
+    each, stacked."""
+    kinds = ("_white", "_busy0", "_lineart", "concert")
+    rows = []
+    for kind in kinds:
+        first_of_each = {}  # character (first word of the name) -> its first overlay of this kind
+        for p in overlays:
+            if kind in p.stem:
+                first_of_each.setdefault(p.stem.split("_")[0], p)
+        tiles = [Image.open(p) for p in list(first_of_each.values())[:per_kind]]
+        if tiles:
+            row = np.concatenate([np.asarray(t.resize((round(t.width * 240 / t.height), 240))) for t in tiles], axis=1)
+            rows.append(row[:, :width])
+    canvas = np.full((sum(r.shape[0] for r in rows), width, 3), 255, np.uint8)
+    y = 0
+    for r in rows:
+        canvas[y : y + r.shape[0], : r.shape[1]] = r
+        y += r.shape[0]
+    Image.fromarray(canvas).save(path)
 
 
 if __name__ == "__main__":
