@@ -13,11 +13,10 @@ import random
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from animeparse.data import load_parsing_dataset
 from animeparse.predict import DEFAULT_MODEL_A, DEFAULT_MODEL_B, ENSEMBLE, load_branches, model_schema, predict
-from animeparse.synth.contact_sheet import grid
+from animeparse.synth.contact_sheet import grid, panel
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = {  # kind of picture: which test rows qualify
@@ -27,7 +26,6 @@ KINDS = {  # kind of picture: which test rows qualify
     "sketch": lambda r: r["style"] == "lineart",
     "manga": lambda r: r["style"] == "manga",
 }
-CAPTION = 16
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,18 +50,6 @@ def pick_rows(test, per_kind: int, seed: int) -> list[int]:
     return taken
 
 
-def triple(image: Image.Image, predicted: np.ndarray, truth: np.ndarray, colorize, side: int, caption: str) -> Image.Image:
-    """Input, prediction and truth side by side, each ``side`` pixels tall, with a caption."""
-    out = Image.new("RGB", (3 * side, side + CAPTION), (255, 255, 255))
-    out.paste(image.resize((side, side), Image.LANCZOS), (0, 0))
-    # label maps scale with nearest neighbour: an averaged class color would mean nothing
-    for k, labels in enumerate((predicted, truth), start=1):
-        out.paste(Image.fromarray(colorize(labels)).resize((side, side), Image.NEAREST), (k * side, 0))
-    font = ImageFont.load_default(size=CAPTION - 4)
-    ImageDraw.Draw(out).text((3, side + 2), caption, fill=(40, 40, 40), font=font)
-    return out
-
-
 def main() -> None:
     args = parse_args()
     test = load_parsing_dataset(args.dataset)["test"]
@@ -74,7 +60,7 @@ def main() -> None:
         row = test[i]
         labels = predict(branches, row["image"], ENSEMBLE).labels(ENSEMBLE, schema)
         caption = f"{row['difficulty']}, {row['style']}, {row['num_characters']} char.: input | A+B prediction | truth"
-        tiles.append(triple(row["image"], labels, np.asarray(row["label"]), schema.colorize, args.tile, caption))
+        tiles.append(panel(row["image"], [labels, np.asarray(row["label"])], caption, args.tile, schema))
     sheet = grid(tiles, columns=2, schema=schema)
     sheet.save(args.out)
     print(f"wrote {args.out}: {len(tiles)} test images")

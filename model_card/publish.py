@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from animeparse.labels import Schema
 from model_card.render import render_model_card
 
 BRANCH_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
@@ -36,7 +37,7 @@ def publish(run: Path, dest: Path) -> None:
             card = render_model_card(
                 branch=branch, repo_id=str(folder), sibling_id=str(folders["B" if branch == "A" else "A"]), metrics=metrics,
                 config=config, dataset_id=config["dataset_id"] or config["dataset"],
-                class_names=[id2label[str(i)] for i in range(len(id2label))],
+                class_names=list(Schema.from_id2label(id2label).names),
             )
             (staged / folder.name / "README.md").write_text(card, encoding="utf-8")
         (staged / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -22,13 +22,17 @@ GAP = 4
 
 def tile(sample: Sample, side: int, schema: Schema = SCHEMA_16) -> Image.Image:
     """The picture and its labels side by side, ``side`` pixels tall, with a caption."""
-    image = sample.image.resize((side, side), Image.LANCZOS)
-    # Labels are scaled with nearest neighbour: an averaged class color would mean nothing.
-    label = Image.fromarray(schema.colorize(np.asarray(sample.label))).resize((side, side), Image.NEAREST)
-    out = Image.new("RGB", (2 * side, side + CAPTION), (255, 255, 255))
-    out.paste(image, (0, 0))
-    out.paste(label, (side, 0))
     caption = f"{sample.seed}: {sample.difficulty}, {sample.style}, {sample.num_characters} char."
+    return panel(sample.image, [np.asarray(sample.label)], caption, side, schema)
+
+
+def panel(image: Image.Image, label_maps: list[np.ndarray], caption: str, side: int, schema: Schema = SCHEMA_16) -> Image.Image:
+    """A picture and color-coded label maps in a row, each ``side`` pixels square, with a caption."""
+    out = Image.new("RGB", ((1 + len(label_maps)) * side, side + CAPTION), (255, 255, 255))
+    out.paste(image.resize((side, side), Image.LANCZOS), (0, 0))
+    # Labels are scaled with nearest neighbour: an averaged class color would mean nothing.
+    for k, labels in enumerate(label_maps, start=1):
+        out.paste(Image.fromarray(schema.colorize(labels)).resize((side, side), Image.NEAREST), (k * side, 0))
     ImageDraw.Draw(out).text((3, side + 2), caption, fill=(40, 40, 40), font=ImageFont.load_default(size=CAPTION - 4))
     return out
 
