@@ -69,7 +69,19 @@ def segmentation_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels.long(), ignore_index=IGNORE_INDEX)
 
 
+def pseudo_labels(logits: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
+    """Argmax labels (n, h, w) of (n, c, h, w) logits; pixels whose top class probability is
+    below ``threshold`` become IGNORE_INDEX (0 keeps every pixel, as in the CPS paper)."""
+    confidence, labels = logits.float().softmax(1).max(1)
+    return labels.masked_fill(confidence < threshold, IGNORE_INDEX)
+
+
 def cps_loss(pred_mix: torch.Tensor, other_pseudo_mix: torch.Tensor) -> torch.Tensor:
     """One branch's CPS term: CE of its prediction on the mixed images against the OTHER branch's
-    mixed pseudo labels, which carry no gradient. The CPS loss is the sum of both branches' terms."""
-    return segmentation_ce(pred_mix, other_pseudo_mix.detach())
+    mixed pseudo labels, which carry no gradient. The CPS loss is the sum of both branches' terms.
+
+    Ignored pseudo labels (below the confidence threshold) add nothing but still count in the
+    mean, as in UniMatch: the term grows with the other branch's confidence, and a batch with no
+    confident pixel gives 0, not NaN."""
+    per_pixel = F.cross_entropy(pred_mix.float(), other_pseudo_mix.detach().long(), ignore_index=IGNORE_INDEX, reduction="none")
+    return per_pixel.mean()

@@ -118,6 +118,7 @@ def test_cps_run_trains_both_losses_down_and_writes_everything(cps_run):
     assert decreasing(scalars(cps_run, "train/loss_sup"))
     cps = scalars(cps_run, "train/loss_cps")
     assert len(cps) == 10 and all(0 < c < 10 for c in cps)  # logged every 5 steps after the 10 supervised ones
+    assert scalars(cps_run, "train/cps_weight")[:3] == [0, 0, 1.5]
     total_with_cps = scalars(cps_run, "train/loss")[2:]
     assert total_with_cps[-1] < total_with_cps[0]
     assert {p.name for p in cps_run.iterdir()} >= {"model_a", "model_b", "metrics.json", "checkpoints", "logs"}
@@ -244,6 +245,14 @@ def test_train_step_spends_one_gradient_pass_per_branch():
     assert sorted(seen) == [("A", 2, True), ("B", 2, True)] and set(supervised) == {"loss", "loss_sup"}
 
 
+def test_cps_weight_is_zero_in_the_warmup_then_ramps_up_linearly():
+    args = cotrain.parse_args(["--dataset", "d", "--output-dir", "o", "--cps-weight", "2", "--cps-warmup-steps", "10",
+                               "--cps-rampup-steps", "4"])
+    assert [cotrain.cps_weight_at(step, args) for step in (1, 10, 11, 12, 14, 15, 100)] == [0, 0, 0.5, 1.0, 2.0, 2.0, 2.0]
+    args.cps_rampup_steps = 0
+    assert [cotrain.cps_weight_at(step, args) for step in (10, 11)] == [0, 2.0]
+
+
 def tiny(seed: int):
     from conftest import tiny_model
 
@@ -361,6 +370,8 @@ def test_unreachable_hub_init_is_a_clear_error(shapes_repo, tmp_path):
         (["--labeled-fraction", "0"], "--labeled-fraction must be in"),
         (["--cutmix-area", "0.6", "0.3"], "--cutmix-area needs"),
         (["--lineart-p", "1.5"], "--lineart-p is a probability"),
+        (["--cps-threshold", "1.2"], "--cps-threshold is a probability"),
+        (["--cps-rampup-steps", "-1"], "--cps-rampup-steps must be 0 or more"),
         (["--unlabeled-batch-size", "1"], "at least 2: CutMix pairs"),
         (["--scratch-config", '{"hidden_size": 3}'], "unknown SegformerConfig fields"),
         (["--scratch-config", "[1]"], "must be a JSON object"),

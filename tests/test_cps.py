@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, segmentation_ce
+from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, pseudo_labels, segmentation_ce
 from animeparse.labels import IGNORE_INDEX
 
 
@@ -63,6 +63,26 @@ def test_cps_loss_teaches_the_branch_the_other_ones_labels_without_gradient_to_t
     assert torch.allclose(loss, F.cross_entropy(pred, other_logits.argmax(1)))
     loss.backward()
     assert pred.grad.abs().sum() > 0 and other_logits.grad is None
+
+
+def test_pseudo_labels_drop_pixels_below_the_confidence_threshold():
+    logits = torch.zeros(1, 3, 1, 3)
+    logits[0, :, 0, 0] = torch.tensor([4.0, 0.0, 0.0])  # p = 0.96 for class 0
+    logits[0, :, 0, 1] = torch.tensor([0.0, 1.0, 0.0])  # p = 0.58 for class 1
+    logits[0, :, 0, 2] = torch.tensor([0.0, 0.0, 0.1])  # p = 0.35 for class 2
+    assert pseudo_labels(logits).tolist() == [[[0, 1, 2]]]
+    assert pseudo_labels(logits, 0.5).tolist() == [[[0, 1, IGNORE_INDEX]]]
+    assert pseudo_labels(logits, 0.9).tolist() == [[[0, IGNORE_INDEX, IGNORE_INDEX]]]
+
+
+def test_cps_loss_counts_ignored_pseudo_labels_in_the_mean_and_never_gives_nan():
+    pred = torch.randn(1, 4, 2, 2, requires_grad=True)
+    other = torch.tensor([[[1, IGNORE_INDEX], [IGNORE_INDEX, IGNORE_INDEX]]])
+    expected = F.cross_entropy(pred[:, :, 0, 0], torch.tensor([1])) / 4  # one confident pixel of four
+    assert torch.allclose(cps_loss(pred, other), expected)
+    nothing = cps_loss(pred, torch.full_like(other, IGNORE_INDEX))
+    nothing.backward()
+    assert nothing.item() == 0.0 and pred.grad.abs().sum() == 0
 
 
 def test_segmentation_ce_upsamples_logits_and_skips_ignored_pixels():

@@ -50,7 +50,7 @@ from transformers import SegformerConfig, get_polynomial_decay_schedule_with_war
 
 from animeparse.allocator import keep_freed_memory
 from animeparse.augment import Augment
-from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, segmentation_ce
+from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, pseudo_labels, segmentation_ce
 from animeparse.data import load_dataset_schema, load_parsing_dataset, split_labeled
 from animeparse.labels import SCHEMA_16, Schema, get_schema, merged_schema, remap_table
 from animeparse.metrics import confusion_matrices, merge_confusion, summarize, summarize_groups
@@ -111,6 +111,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--cps-weight", type=float, default=1.5, help="weight of the CPS loss (0 = supervised baseline, no unlabeled data)")
     g.add_argument("--cps-warmup-steps", type=int, default=500,
                    help="supervised steps before CPS starts, so early pseudo labels are not noise")
+    g.add_argument("--cps-rampup-steps", type=int, default=0,
+                   help="steps over which the CPS weight rises linearly from 0 to --cps-weight after the warmup")
+    g.add_argument("--cps-threshold", type=float, default=0.0,
+                   help="pseudo labels below this confidence (top class probability) are ignored; 0 keeps all, as in CPS")
     g.add_argument("--cutmix-area", type=float, nargs=2, default=(0.25, 0.5), metavar=("MIN", "MAX"),
                    help="range of the box area (fraction of the image) kept from the first image of a CutMix pair")
     g.add_argument("--cutmix-boxes", type=int, default=3, help="boxes per CutMix mask")
@@ -151,7 +155,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     for name in positive:
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    for name in ["max_steps", "warmup_steps", "cps_warmup_steps", "eval_every", "save_every", "num_workers"]:
+    for name in ["max_steps", "warmup_steps", "cps_warmup_steps", "cps_rampup_steps", "eval_every", "save_every", "num_workers"]:
         if getattr(args, name) < 0:
             p.error(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     for name in ["lr", "head_lr_scale", "poly_power"]:
@@ -159,7 +163,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.weight_decay < 0 or args.cps_weight < 0:
         p.error("--weight-decay and --cps-weight must be 0 or more")
-    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p"]:
+    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p", "cps_threshold"]:
         if not 0 <= getattr(args, name) <= 1:
             p.error(f"--{name.replace('_', '-')} is a probability, got {getattr(args, name)}")
     if 0 < args.max_steps <= args.warmup_steps:
@@ -238,11 +242,21 @@ def batches(accelerator: Accelerator, loader, start: int):
         epoch, skip = epoch + 1, 0
 
 
-def train_step(model_a, model_b, x, y, u, args: argparse.Namespace, backward=torch.Tensor.backward) -> dict[str, torch.Tensor]:
+def cps_weight_at(step: int, args: argparse.Namespace) -> float:
+    """CPS loss weight of a step: 0 during the supervised warmup, then a linear ramp to --cps-weight."""
+    after_warmup = step - args.cps_warmup_steps
+    if after_warmup <= 0:
+        return 0.0
+    return args.cps_weight * min(1.0, after_warmup / args.cps_rampup_steps) if args.cps_rampup_steps else args.cps_weight
+
+
+def train_step(model_a, model_b, x, y, u, args: argparse.Namespace, backward=torch.Tensor.backward,
+               cps_weight: float | None = None) -> dict[str, torch.Tensor]:
     """One step of the method: computes the losses, backpropagates them with ``backward`` and
     returns them detached, for logging.
 
-    (x, y) are labeled images and labels; u the unlabeled images, or None for a supervised step.
+    (x, y) are labeled images and labels; u the unlabeled images, or None for a supervised step;
+    ``cps_weight`` defaults to --cps-weight.
     Each branch labels u without gradients in one forward; pairs (u[i], u[i-1]) are CutMixed with
     boxes on the logit grid, and each branch learns on u_mix from the OTHER branch's pseudo labels
     mixed with the same boxes. Each branch then runs ONE forward with gradients over [x, u_mix],
@@ -253,8 +267,8 @@ def train_step(model_a, model_b, x, y, u, args: argparse.Namespace, backward=tor
     inputs, pseudo_a_mix, pseudo_b_mix = x, None, None
     if u is not None:
         with torch.no_grad():
-            pseudo_a = model_a(pixel_values=u).logits.argmax(1)
-            pseudo_b = model_b(pixel_values=u).logits.argmax(1)
+            pseudo_a = pseudo_labels(model_a(pixel_values=u).logits, args.cps_threshold)
+            pseudo_b = pseudo_labels(model_b(pixel_values=u).logits, args.cps_threshold)
         stride = u.shape[-1] // pseudo_a.shape[-1]
         if tuple(pseudo_a.shape[-2:]) != (u.shape[-2] // stride, u.shape[-1] // stride):
             raise ValueError(f"crop {tuple(u.shape[-2:])} is not a whole number of logit cells {tuple(pseudo_a.shape[-2:])}")
@@ -263,6 +277,7 @@ def train_step(model_a, model_b, x, y, u, args: argparse.Namespace, backward=tor
         pseudo_a_mix = mix(pseudo_a, pseudo_a.roll(1, 0), boxes)
         pseudo_b_mix = mix(pseudo_b, pseudo_b.roll(1, 0), boxes)
 
+    cps_weight = args.cps_weight if cps_weight is None else cps_weight
     losses: dict[str, torch.Tensor] = {}
     for model, other_pseudo_mix in ((model_a, pseudo_b_mix), (model_b, pseudo_a_mix)):
         logits = model(pixel_values=inputs).logits
@@ -270,7 +285,7 @@ def train_step(model_a, model_b, x, y, u, args: argparse.Namespace, backward=tor
         loss = terms["loss_sup"]
         if u is not None:
             terms["loss_cps"] = cps_loss(logits[len(x) :], other_pseudo_mix)
-            loss = loss + args.cps_weight * terms["loss_cps"]
+            loss = loss + cps_weight * terms["loss_cps"]
         backward(loss)
         for name, value in {"loss": loss, **terms}.items():
             losses[name] = losses.get(name, 0) + value.detach()
@@ -503,8 +518,9 @@ def main(argv: list[str] | None = None) -> dict:
     model_b.train()
     for step in range(progress.step + 1, args.max_steps + 1):
         batch_x = next(batches_x)
-        u = next(batches_u)["pixel_values"] if batches_u is not None and step > args.cps_warmup_steps else None
-        losses = train_step(model_a, model_b, batch_x["pixel_values"], batch_x["labels"], u, args, accelerator.backward)
+        cps_weight = cps_weight_at(step, args) if batches_u is not None else 0.0
+        u = next(batches_u)["pixel_values"] if cps_weight > 0 else None
+        losses = train_step(model_a, model_b, batch_x["pixel_values"], batch_x["labels"], u, args, accelerator.backward, cps_weight)
         for opt, sched in ((opt_a, sched_a), (opt_b, sched_b)):
             opt.step()
             sched.step()
@@ -518,6 +534,7 @@ def main(argv: list[str] | None = None) -> dict:
         if step % args.log_every == 0 or step == args.max_steps:
             means = {f"train/{k}": accelerator.reduce(v / n, "mean").item() for k, (v, n) in sorted(logged.items())}
             means["train/lr"] = sched_a.get_last_lr()[0]
+            means["train/cps_weight"] = cps_weight
             accelerator.log(means, step=step)
             bar.set_postfix(loss=f"{means['train/loss']:.4f}")
             logged = {}
