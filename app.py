@@ -8,6 +8,11 @@ Each model setting is a Hub id or a local checkpoint folder. Both co-trained bra
 once, at start. A prediction keeps each branch's logits in the session (``gr.State``): class
 toggles, opacity, views and the 16/13-class switch redraw from them without running a model.
 Choosing a branch that has not run on the current image yet (B after A, say) runs it once.
+
+The API is one endpoint, ``/parse`` (see :func:`parse`)::
+
+    from gradio_client import Client, handle_file
+    label_png, class_names = Client(URL).predict(handle_file("girl.png"), "A+B", "16", api_name="/parse")
 """
 
 from __future__ import annotations
@@ -17,73 +22,54 @@ import html
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
+from animeparse.branches import ENSEMBLE, USES
+from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
+from animeparse.files import FAST_PNG_LEVEL, png_bytes
 from animeparse.images import ImageError, fit_within, load_rgb
-from animeparse.labels import Schema
+from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, MAX_SIDE, Branch, Prediction, load_branches, model_schema, predict
+from animeparse.labels import Schema, schema_choices
 from animeparse.model import ModelLoadError
-from animeparse.predict import (
-    DEFAULT_MODEL_A,
-    DEFAULT_MODEL_B,
-    ENSEMBLE,
-    MAX_SIDE,
-    USES,
-    Branch,
-    Prediction,
-    class_shares,
-    color_map,
-    disagreement_view,
-    export,
-    load_branches,
-    model_schema,
-    overlay,
-    png_bytes,
-    predict,
-    schema_options,
-)
-
-# Settings: environment variables (how a Space passes them), overridable on the command line.
-MODEL_A = os.environ.get("ANIMEPARSE_MODEL_A", DEFAULT_MODEL_A)
-MODEL_B = os.environ.get("ANIMEPARSE_MODEL_B", DEFAULT_MODEL_B)
-HOST = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")  # a Space sets 0.0.0.0
-PORT = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+from animeparse.outputs import export
+from animeparse.sources import is_local
 
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").iterdir() if p.suffix in (".jpg", ".png"))
 FILES_DIR = Path(tempfile.gettempdir()) / "animeparse-app"  # pictures and downloads handed to gradio
-FILES_MAX_AGE_S = 600  # gradio copies returned files into its own cache at once
+API_DIR = Path(tempfile.gettempdir()) / "animeparse-api"  # the API's label maps
+gr.set_static_paths([API_DIR])  # an API endpoint's files skip gradio's postprocessing: served from here
+FILES_MAX_AGE_S = 600  # gradio copies the page's files into its own cache at once; API clients fetch theirs at once
 MAX_UPLOAD = "50mb"
 VIEWS = ("overlay", "color map", "side by side", "disagreement")
 DEFAULT_OPACITY = 0.6
 IMAGE_HEIGHT = 420  # px on the page; images scale to fit
 
 
-def parse_args() -> argparse.Namespace:
+def read_settings(argv: list[str]) -> argparse.Namespace:
+    """Environment variables (how a Space passes settings), overridden by command-line options."""
+    env = os.environ
     parser = argparse.ArgumentParser(description="The animeparse web demo.")
-    parser.add_argument("--model-a", default=MODEL_A, help="branch A: Hub id or local folder (env ANIMEPARSE_MODEL_A)")
-    parser.add_argument("--model-b", default=MODEL_B, help="branch B: Hub id or local folder (env ANIMEPARSE_MODEL_B)")
-    parser.add_argument("--host", default=HOST, help="address to serve on (env GRADIO_SERVER_NAME)")
-    parser.add_argument("--port", type=int, default=PORT, help="port to serve on (env GRADIO_SERVER_PORT)")
-    args = parser.parse_args()
+    parser.add_argument("--model-a", default=env.get("ANIMEPARSE_MODEL_A", DEFAULT_MODEL_A),
+                        help="branch A: Hub id or local folder (env ANIMEPARSE_MODEL_A)")
+    parser.add_argument("--model-b", default=env.get("ANIMEPARSE_MODEL_B", DEFAULT_MODEL_B),
+                        help="branch B: Hub id or local folder (env ANIMEPARSE_MODEL_B)")
+    parser.add_argument("--host", default=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to serve on (env GRADIO_SERVER_NAME; a Space sets 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=int(env.get("GRADIO_SERVER_PORT", "7860")),
+                        help="port to serve on (env GRADIO_SERVER_PORT)")
+    args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port must be in 1..65535, got {args.port}")
     return args
-
-
-if __name__ == "__main__":
-    ARGS = parse_args()
-    MODEL_A, MODEL_B = ARGS.model_a, ARGS.model_b
-
-
-def is_local(source: str) -> bool:
-    """A path rather than a Hub id ("name" or "owner/name")."""
-    return Path(source).is_absolute() or source.startswith(".") or source.count("/") > 1 or Path(source).exists()
 
 
 def load_models(models: dict[str, str]) -> dict[str, Branch]:
@@ -101,9 +87,11 @@ def load_models(models: dict[str, str]) -> dict[str, Branch]:
         raise SystemExit(f"animeparse app: {e}") from None
 
 
-MODELS = load_models({"A": MODEL_A, "B": MODEL_B})
+# Imported (tests, benchmarks), the app takes its settings from the environment alone.
+SETTINGS = read_settings(sys.argv[1:] if __name__ == "__main__" else [])
+MODELS = load_models({"A": SETTINGS.model_a, "B": SETTINGS.model_b})
 SCHEMA = model_schema(MODELS["A"][0])
-SCHEMAS = schema_options(SCHEMA)  # "16" -> 16 classes, "13" -> the 13-class merge
+SCHEMAS = schema_choices(SCHEMA)  # "16" -> 16 classes, "13" -> the 13-class merge
 SHARED_NAMES = set.intersection(*(set(s.names) for s in SCHEMAS.values()))
 
 
@@ -115,13 +103,12 @@ def refuse(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-def read_image(image: dict) -> tuple[Image.Image, str]:
-    """The uploaded file as RGB (at most MAX_SIDE on a side), and a safe name for exports."""
-    name = Path(image.get("orig_name") or "image").name
-    if not image.get("path"):
-        raise refuse(f"{name}: no file received")
+def read_image(path: str) -> tuple[Image.Image, str]:
+    """An uploaded file as RGB (at most MAX_SIDE on a side), and a safe name for exports. Gradio
+    keeps an upload under its original file name, so messages and downloads can name it."""
+    name = Path(path).name
     try:
-        rgb = load_rgb(image["path"], name=name)
+        rgb = load_rgb(path, name=name)
     except ImageError as e:
         raise refuse(str(e)) from None
     small = fit_within(rgb, MAX_SIDE)
@@ -131,19 +118,10 @@ def read_image(image: dict) -> tuple[Image.Image, str]:
     return small, stem
 
 
-def check_choice(use: str, schema_key: str | None = None) -> None:
-    """Handlers that take the raw payload (preprocess=False) get choices unchecked by gradio."""
-    if use not in USES:
-        raise refuse(f"model must be one of {list(USES)}, got {use!r}")
-    if schema_key is not None and schema_key not in SCHEMAS:
-        raise refuse(f"classes must be one of {list(SCHEMAS)}, got {schema_key!r}")
-
-
-def parse_upload(image: dict | None, use: str, view: str) -> Prediction | None:
+def parse_upload(image: str | None, use: str, view: str) -> Prediction | None:
     """Run the models on a new image; the result stays in the session for every redraw."""
     if image is None:
         return None
-    check_choice(use)
     rgb, stem = read_image(image)
     return predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem)
 
@@ -162,21 +140,21 @@ def legend(schema: Schema, labels: np.ndarray, visible: set[int]) -> str:
     return f'<div>{"".join(items)}</div>'
 
 
-def fresh_dir() -> Path:
-    """A new folder for files to return to gradio; folders older than FILES_MAX_AGE_S go."""
-    for old in FILES_DIR.glob("*"):
+def fresh_dir(root: Path = FILES_DIR) -> Path:
+    """A new folder under ``root`` for files to return to gradio; folders older than FILES_MAX_AGE_S go."""
+    for old in root.glob("*"):
         if time.time() - old.stat().st_mtime > FILES_MAX_AGE_S:
             shutil.rmtree(old, ignore_errors=True)
-    folder = FILES_DIR / uuid.uuid4().hex
+    folder = root / uuid.uuid4().hex
     folder.mkdir(parents=True)
     return folder
 
 
-def picture(array: np.ndarray) -> str:
+def picture(array: np.ndarray, name: str = "parts.png", root: Path = FILES_DIR) -> str:
     """A PNG file of a picture for the page. Returning the array would make gradio encode it at
     PNG's default compression, which takes 4x longer than drawing the picture."""
-    path = fresh_dir() / "parts.png"
-    path.write_bytes(png_bytes(array))
+    path = fresh_dir(root) / name
+    path.write_bytes(png_bytes(array, FAST_PNG_LEVEL))
     return str(path)
 
 
@@ -187,7 +165,6 @@ def show(pred: Prediction | None, use: str, schema_key: str, classes: list[str],
     """
     if pred is None:
         return gr.update(value=None, visible=True), gr.update(value=None, visible=False), "", []
-    check_choice(use, schema_key)
     schema = SCHEMAS[schema_key]
     visible = {schema.label2id[c] for c in classes if c in schema.label2id}
     labels = pred.run(MODELS, use).labels(use, schema)
@@ -211,7 +188,6 @@ def export_files(pred: Prediction | None, use: str, schema_key: str) -> list[str
     """The label map, color map and per-class layers of the current model and schema."""
     if pred is None:
         return None
-    check_choice(use, schema_key)
     return [str(p) for p in export(pred.run(MODELS, use), use, SCHEMAS[schema_key], fresh_dir())]
 
 
@@ -221,14 +197,23 @@ def class_choices(schema_key: str, classes: list[str]) -> dict:
     return gr.update(choices=list(names), value=[n for n in names if n in classes or n not in SHARED_NAMES])
 
 
-def parse_api(image: dict | None, use: str, schema_key: str) -> tuple[np.ndarray, list[str]]:
-    """API: the label map (PNG of class ids) and the class names, index = id."""
-    if image is None:
-        raise refuse("no image given")
-    check_choice(use, schema_key)
-    rgb, stem = read_image(image)
-    schema = SCHEMAS[schema_key]
-    return predict(MODELS, rgb, use, name=stem).labels(use, schema), list(schema.names)
+def parse(
+    image: gr.FileData, model: Literal[USES] = ENSEMBLE, classes: Literal[tuple(SCHEMAS)] = str(SCHEMA.num_classes)
+) -> tuple[gr.FileData, list[str]]:
+    """Parse an image: its label map (a PNG of class ids) and the class names, index = id.
+
+    model: branch A, branch B, or A+B, the average of both; classes: the models' class count, or
+    that of one of their merges (13 for the 16-class models).
+    """
+    # gradio hands an API endpoint its values as sent: the file as a dict, choices unchecked
+    if model not in USES:
+        raise refuse(f"model must be one of {list(USES)}, got {model!r}")
+    if classes not in SCHEMAS:
+        raise refuse(f"classes must be one of {list(SCHEMAS)}, got {classes!r}")
+    rgb, stem = read_image(image["path"])
+    schema = SCHEMAS[classes]
+    labels = predict(MODELS, rgb, model, name=stem).labels(model, schema)
+    return gr.FileData(path=picture(labels, f"{stem}_labels.png", API_DIR)), list(schema.names)
 
 
 # ---------------------------------------------------------------- page
@@ -272,18 +257,13 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
             label="Downloads: label map, color map, per-class layers", file_count="multiple", interactive=False
         )
         table = gr.Dataframe(headers=["class", "pixels %"], label="Share of pixels", interactive=False)
-    with gr.Row(visible=False):  # the API endpoint's own outputs
-        api_call = gr.Button()
-        api_labels = gr.Image(format="png", image_mode="L")
-        api_classes = gr.JSON()
-
     private = dict(api_visibility="private")  # page events; the API is /parse alone
     redraw = dict(
         fn=show, inputs=[prediction, use, schema_key, classes, opacity, view], outputs=[result, compare, key, table],
         **private,
     )
     refresh = dict(fn=export_files, inputs=[prediction, use, schema_key], outputs=downloads, **private)
-    run_models = dict(preprocess=False, concurrency_id="model")  # raw upload for load_rgb; one run at a time
+    run_models = dict(concurrency_id="model")  # one model run at a time
 
     # A new image: an upload, paste or clear (.input), or an example. Not .change: it fires twice
     # when an image replaces another, which would run the models twice.
@@ -297,8 +277,8 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
     opacity.input(**redraw, trigger_mode="always_last")
     all_on.click(lambda k: list(SCHEMAS[k].names), schema_key, classes, **private).then(**redraw)
     all_off.click(lambda: [], None, classes, **private).then(**redraw)
-    api_call.click(parse_api, [image_in, use, schema_key], [api_labels, api_classes], **run_models, api_name="parse")
+    gr.api(parse, api_name="parse", **run_models)
 
 
 if __name__ == "__main__":
-    demo.queue().launch(server_name=ARGS.host, server_port=ARGS.port, max_file_size=MAX_UPLOAD)
+    demo.queue().launch(server_name=SETTINGS.host, server_port=SETTINGS.port, max_file_size=MAX_UPLOAD)

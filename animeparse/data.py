@@ -14,6 +14,7 @@ import datasets
 import numpy as np
 
 from animeparse.labels import Schema
+from animeparse.sources import is_local
 
 SPLITS = ("train", "unlabeled", "validation", "test")
 ID2LABEL_FILE = "id2label.json"
@@ -22,10 +23,16 @@ SCHEMA_FILE = "schema.json"
 
 def load_parsing_dataset(name_or_path: str | Path, **kwargs) -> datasets.DatasetDict:
     """``datasets.load_dataset`` for a Hub id or a local folder in Hub layout."""
-    local = Path(name_or_path)
-    if local.is_dir() and "data_files" not in kwargs:
-        kwargs["data_files"] = _local_shards(local)
+    if is_local(name_or_path):
+        local = _local_folder(name_or_path)
+        kwargs.setdefault("data_files", _local_shards(local))
     return datasets.load_dataset(str(name_or_path), **kwargs)
+
+
+def _local_folder(path: str | Path) -> Path:
+    if not Path(path).is_dir():
+        raise FileNotFoundError(f"{path}: no such folder (and not a Hub dataset id)")
+    return Path(path)
 
 
 def _local_shards(folder: Path) -> dict[str, list[str]]:
@@ -43,8 +50,8 @@ def _local_shards(folder: Path) -> dict[str, list[str]]:
 
 
 def _repo_file(name_or_path: str | Path, filename: str, revision: str | None) -> Path | None:
-    local = Path(name_or_path)
-    if local.is_dir():
+    if is_local(name_or_path):
+        local = _local_folder(name_or_path)
         return local / filename if (local / filename).is_file() else None
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError

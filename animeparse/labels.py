@@ -104,12 +104,16 @@ class Schema:
     def from_id2label(cls, id2label: Mapping[int | str, str], name: str = "custom") -> "Schema":
         """The schema of a model or dataset that carries only ``id2label``.
 
-        Known class names keep their canonical color, so a 16-class model and the schema agree.
+        The canonical class list is recognised and gives :data:`SCHEMA_16` itself, with the merges
+        a bare ``id2label`` lacks. Other known class names keep their canonical color, so a model
+        of the merged classes and the schema agree.
         """
         ids = sorted(int(i) for i in id2label)
         if ids != list(range(len(ids))):
             raise ValueError(f"id2label ids must be 0..N-1, got {ids}")
         names = tuple(id2label[i] if i in id2label else id2label[str(i)] for i in ids)
+        if names == SCHEMA_16.names:
+            return SCHEMA_16
         known = {n: c for s in (SCHEMA_16, SCHEMA_13) for n, c in zip(s.names, s.palette)}
         fallback = iter(c for c in default_palette(len(names) + len(known)) if c not in known.values())
         palette = tuple(known.get(n) or next(fallback) for n in names)
@@ -195,10 +199,17 @@ SCHEMA_13 = merged_schema(SCHEMA_16, "anime-13")
 MERGE_16_TO_13 = remap_table(SCHEMA_16, SCHEMA_13)
 
 
+def schema_choices(schema: Schema) -> dict[str, Schema]:
+    """The schemas that ``schema``'s label maps can be shown or trained in, keyed by class count
+    as a string (the ``--classes`` and app values): its own and each of its merges."""
+    choices = {str(schema.num_classes): schema}
+    for target in schema.merges:
+        merged = merged_schema(schema, target)
+        choices[str(merged.num_classes)] = merged
+    return choices
+
+
 def get_schema(classes: int | str) -> Schema:
-    """Resolve a ``--classes`` value: 16, 13, or the path of a schema JSON file."""
-    if str(classes) == "16":
-        return SCHEMA_16
-    if str(classes) == "13":
-        return SCHEMA_13
-    return load_schema(classes)
+    """Resolve a ``--classes`` value: a class count of the canonical schema's choices (16, 13),
+    or the path of a schema JSON file."""
+    return schema_choices(SCHEMA_16).get(str(classes)) or load_schema(classes)

@@ -12,6 +12,7 @@ from pathlib import Path
 from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
 from animeparse.labels import IGNORE_INDEX, Schema
+from animeparse.sources import is_local
 
 # Encoder widths and depths of the SegFormer (MiT) sizes, from the SegFormer paper, Table 1;
 # the same values as the nvidia/mit-b* configs, so a scratch model matches a pretrained one.
@@ -96,7 +97,7 @@ def save_model(model, processor: SegformerImageProcessor, out_dir: str | Path) -
 
 
 def _load_hint(name: str, error: Exception, advice: str = "Pass a local checkpoint folder or --init scratch.") -> str:
-    if Path(name).exists():
+    if is_local(name):
         return f"cannot load model from {name}: {error}"
     return (
         f"cannot load model {name!r}: it is not a local folder and the Hugging Face Hub did not provide it "

@@ -85,7 +85,7 @@ def main() -> None:
 
     image_file = work / "bench.png"
     Image.fromarray(smooth_image(args.size, seed=0)).save(image_file)
-    upload = {"path": str(image_file), "orig_name": image_file.name}
+    upload = str(image_file)  # what gradio's preprocessing hands the upload handler
     model, processor = app.MODELS["A"]
     pixel_values = processor(images=Image.open(image_file), return_tensors="pt")["pixel_values"]
     classes = list(SCHEMA_16.names[1:])

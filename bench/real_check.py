@@ -26,7 +26,9 @@ import numpy as np
 from PIL import Image
 
 from animeparse.augment import to_lineart
-from animeparse.predict import DEFAULT_MODEL_A, DEFAULT_MODEL_B, ENSEMBLE, USES, load_branches, overlay, predict
+from animeparse.branches import ENSEMBLE, USES
+from animeparse.drawing import overlay
+from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, load_branches, predict
 
 PACKAGES = ("renpy-demo", "renpy-thequestion")
 SPRITES = ("sylvie", "eileen", "lucy")

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from animeparse.data import load_parsing_dataset
-from animeparse.predict import DEFAULT_MODEL_A, DEFAULT_MODEL_B, ENSEMBLE, load_branches, model_schema, predict
+from animeparse.branches import ENSEMBLE
+from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, load_branches, model_schema, predict
 from animeparse.synth.contact_sheet import grid, panel
 
 ROOT = Path(__file__).resolve().parent.parent

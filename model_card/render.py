@@ -12,6 +12,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from animeparse.sources import is_local
+
 TEMPLATE = Path(__file__).with_name("template.md")
 
 VARIANTS = ("A", "B", "A+B")
@@ -121,11 +123,10 @@ def render_model_card(
     split = report_split(metrics)
     schema_name = next(iter(metrics["splits"][split]["schemas"]))
     variants = metrics["splits"][split]["schemas"][schema_name]
-    dataset_name = Path(dataset_id).name if Path(dataset_id).exists() else dataset_id
-    is_hub_dataset = not Path(dataset_id).exists()
-    model_name = Path(repo_id).name if Path(repo_id).exists() else repo_id
+    is_hub_dataset = not is_local(dataset_id)
+    dataset_name = dataset_id if is_hub_dataset else Path(dataset_id).name
     card_data = ModelCardData(
-        model_name=model_name,
+        model_name=repo_id,
         pipeline_tag="image-segmentation",
         library_name="transformers",
         datasets=[dataset_id] if is_hub_dataset else None,
@@ -137,7 +138,7 @@ def render_model_card(
     card = ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
-        model_name=model_name,
+        model_name=repo_id,
         branch=branch,
         sibling_id=sibling_id,
         repo_id=repo_id,

@@ -20,7 +20,9 @@ from PIL import Image
 
 from animeparse.images import MAX_PIXELS, fit_within
 from animeparse.labels import SCHEMA_13, SCHEMA_16
-from animeparse.predict import ENSEMBLE, color_map, load_branches, overlay, predict
+from animeparse.branches import ENSEMBLE
+from animeparse.drawing import color_map, overlay
+from animeparse.inference import load_branches, predict
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [

@@ -17,7 +17,8 @@ from huggingface_hub import HfApi
 from PIL import Image
 
 from animeparse.labels import SCHEMA_16
-from animeparse.predict import ENSEMBLE, load_branches, predict
+from animeparse.branches import ENSEMBLE
+from animeparse.inference import load_branches, predict
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,19 +16,11 @@ from PIL import Image
 
 from animeparse.labels import IGNORE_COLOR, MERGE_16_TO_13, SCHEMA_13, SCHEMA_16, remap
 from animeparse.model import ModelLoadError, make_processor, save_model
-from animeparse.predict import (
-    ENSEMBLE,
-    Prediction,
-    class_shares,
-    color_map,
-    disagreement_view,
-    export,
-    layers_zip,
-    load_branches,
-    main,
-    overlay,
-    predict,
-)
+from animeparse.branches import ENSEMBLE
+from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
+from animeparse.inference import Prediction, load_branches, predict
+from animeparse.outputs import export, layers_zip
+from animeparse.predict import main
 
 
 def random_image(height: int, width: int, seed: int = 0) -> Image.Image:
@@ -302,3 +294,22 @@ def test_batch_command_rejects_bad_inputs(inputs, tiny_branch_dirs, tmp_path, ca
     assert main([str(inputs), "--out", str(out), "--model-a", str(tmp_path / "nowhere"), "--use", "A"]) == 2
     assert "cannot load model" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_batch_command_refuses_a_bad_out_before_loading_models(inputs, tmp_path, capsys):
+    taken = tmp_path / "taken.png"
+    taken.write_bytes(b"a file, not a folder")
+    (tmp_path / "out" / "labels").parent.mkdir()
+    (tmp_path / "out" / "labels").write_text("a file where the labels folder goes")
+    nowhere = ["--model-a", str(tmp_path / "nowhere"), "--use", "A"]  # loading it would fail with another message
+    for out, problem in (
+        (taken, f"--out {taken}: {taken} is a file, not a folder"),
+        (taken / "sub", f"--out {taken / 'sub'}: {taken} is a file, not a folder"),
+        (tmp_path / "out", f"--out {tmp_path / 'out'}: {tmp_path / 'out' / 'labels'} is a file, not a folder"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(inputs), "--out", str(out), *nowhere])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert problem in err and "cannot load model" not in err and "Traceback" not in err
+    assert taken.read_bytes() == b"a file, not a folder"
