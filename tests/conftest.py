@@ -79,3 +79,18 @@ def hub(tmp_path_factory, monkeypatch):
     with HubDouble(tmp_path_factory.mktemp("hub_storage")) as double:
         point_clients_at(double, monkeypatch, tmp_path_factory.mktemp("hf_home"))
         yield double
+
+
+@pytest.fixture(scope="session")
+def onnx_model_dir(tmp_path_factory) -> Path:
+    """A tiny model exported to ONNX (onnx/model.onnx and onnx/model_quantized.onnx beside its
+    weights). Its weights are drawn wider than training's initialisation so the logits span
+    about +-15, like a trained model's, and a tolerance of 1e-3 on them means something."""
+    from animeparse.export import export_checkpoint
+
+    torch.manual_seed(0)
+    model = SegformerForSemanticSegmentation(scratch_config("b0", SCHEMA_16, **TINY, initializer_range=0.3))
+    out = tmp_path_factory.mktemp("onnx_model")
+    save_model(model, make_processor(64), out)
+    export_checkpoint(out, log=lambda *_: None)
+    return out

@@ -1,0 +1,124 @@
+"""ONNX export and the ONNX Runtime backend: the layout transformers.js loads, logits that match
+PyTorch's on synthetic pictures at every shape, the quantized variant, and clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from animeparse.export import FP32_FILE, LOGIT_TOLERANCE, ONNX_DIR, QUANTIZED_FILE, ExportError, check, main
+from animeparse.model import ModelLoadError, load_model
+from animeparse.onnx_backend import OnnxSegmenter, load_backend_model, load_onnx_model
+from animeparse.synth.scene import render
+
+# (picture seed, picture size, model input (height, width)): the processor's square, other
+# squares, shapes that are not square and not multiples of 32.
+CASES = [(0, 64, (64, 64)), (1, 128, (128, 128)), (2, 96, (96, 72)), (3, 100, (50, 90)), (4, 160, (131, 97))]
+
+
+@pytest.fixture(scope="module")
+def torch_branch(onnx_model_dir):
+    return load_model(onnx_model_dir)
+
+
+@pytest.fixture(scope="module")
+def onnx_branch(onnx_model_dir):
+    return load_onnx_model(onnx_model_dir)
+
+
+def pixel_values(processor, seed: int, size: int, shape: tuple[int, int]) -> torch.Tensor:
+    height, width = shape
+    image = render(seed, size).image
+    return processor(images=image, size={"height": height, "width": width}, return_tensors="pt")["pixel_values"]
+
+
+def test_export_writes_the_transformers_js_layout(onnx_model_dir):
+    assert (onnx_model_dir / "model.safetensors").is_file() and (onnx_model_dir / "config.json").is_file()
+    assert sorted(p.name for p in (onnx_model_dir / ONNX_DIR).iterdir()) == sorted([FP32_FILE, QUANTIZED_FILE])
+    graph = onnx.load(onnx_model_dir / ONNX_DIR / FP32_FILE).graph
+    (inp,), (out,) = graph.input, graph.output
+    assert (inp.name, out.name) == ("pixel_values", "logits")
+    in_dims = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
+    # batch, height and width are symbols (any size), channels fixed at 3
+    assert isinstance(in_dims[0], str) and in_dims[1] == 3 and isinstance(in_dims[2], str) and isinstance(in_dims[3], str)
+    # no leftover temporary folder
+    assert not [p for p in onnx_model_dir.iterdir() if p.name.startswith(".onnx-")]
+
+
+@pytest.mark.parametrize("seed,size,shape", CASES)
+def test_fp32_onnx_matches_pytorch_on_synthetic_pictures(torch_branch, onnx_branch, seed, size, shape):
+    model, processor = torch_branch
+    x = pixel_values(processor, seed, size, shape)
+    with torch.inference_mode():
+        expected = model(pixel_values=x).logits
+    got = onnx_branch[0](pixel_values=x).logits
+    assert got.shape == expected.shape == (1, 16, -(-shape[0] // 4), -(-shape[1] // 4))
+    assert expected.abs().max() > 1  # logits at a trained model's scale: the tolerance is meaningful
+    assert (got - expected).abs().max() <= LOGIT_TOLERANCE
+    agreement = (got.argmax(1) == expected.argmax(1)).float().mean()
+    assert agreement >= 0.999
+
+
+def test_a_batch_runs_at_once(torch_branch, onnx_branch):
+    model, processor = torch_branch
+    x = torch.cat([pixel_values(processor, seed, 64, (64, 64)) for seed in range(3)])
+    with torch.inference_mode():
+        expected = model(pixel_values=x).logits
+    assert (onnx_branch[0](pixel_values=x).logits - expected).abs().max() <= LOGIT_TOLERANCE
+
+
+def test_quantized_variant_is_smaller_and_close(onnx_model_dir, onnx_branch):
+    fp32, quantized = (onnx_model_dir / ONNX_DIR / name for name in (FP32_FILE, QUANTIZED_FILE))
+    assert quantized.stat().st_size < fp32.stat().st_size
+    ops = {node.op_type for node in onnx.load(quantized).graph.node}
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
+    q_model, processor = load_onnx_model(onnx_model_dir, variant="quantized")
+    x = torch.cat([pixel_values(processor, seed, 128, (64, 64)) for seed in range(4)])
+    reference = onnx_branch[0](pixel_values=x).logits
+    got = q_model(pixel_values=x).logits
+    assert not torch.equal(got, reference)  # really another model
+    assert (got.argmax(1) == reference.argmax(1)).float().mean() >= 0.95
+
+
+def test_onnx_backend_loads_like_the_torch_one(onnx_model_dir, torch_branch):
+    model, processor = load_backend_model(onnx_model_dir, "onnx")
+    assert isinstance(model, OnnxSegmenter)
+    assert model.config.id2label == torch_branch[0].config.id2label
+    assert processor.to_dict() == torch_branch[1].to_dict()
+    torch_model, _ = load_backend_model(onnx_model_dir, "torch")
+    assert isinstance(torch_model, torch.nn.Module)
+    with pytest.raises(ValueError, match="unknown backend"):
+        load_backend_model(onnx_model_dir, "tensorflow")
+
+
+def test_missing_onnx_folder_says_how_to_export(tiny_model_dir):
+    with pytest.raises(ModelLoadError, match=r"no onnx/model.onnx: export it first with `python -m animeparse.export"):
+        load_onnx_model(tiny_model_dir)
+
+
+def test_missing_hub_model_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="not a local folder and the Hugging Face Hub did not provide it"):
+        load_onnx_model("nobody/no-such-model")
+
+
+def test_check_rejects_an_export_of_another_model(onnx_model_dir, tiny_model_dir):
+    """The check every export passes before it is kept: a graph that does not reproduce the
+    PyTorch model (here: another model's) is refused."""
+    other, _ = load_model(tiny_model_dir)
+    with pytest.raises(ExportError, match="does not reproduce PyTorch"):
+        check(other, onnx_model_dir / ONNX_DIR / FP32_FILE, size=64)
+
+
+def test_export_command(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "copy"
+    assert main([str(tiny_model_dir), "--out", str(out), "--no-quantize"]) == 0
+    assert "check against PyTorch: max |logit difference|" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / ONNX_DIR).iterdir()) == [FP32_FILE]
+    assert (out / "model.safetensors").is_file()  # a self-contained copy
+    assert not (tiny_model_dir / ONNX_DIR).exists()  # the source is left alone
+
+    assert main(["someone/some-model"]) == 1
+    assert "pass --out DIR" in capsys.readouterr().err
