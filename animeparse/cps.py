@@ -1,4 +1,8 @@
-"""Cross pseudo supervision (Chen et al., CVPR 2021) with CutMix: box masks, mixing, losses.
+"""Cross pseudo supervision (Chen et al., CVPR 2021) with CutMix: the method in one file.
+
+Box masks, mixing and losses, the method's settings (:class:`CPSConfig`) and its training step
+(:func:`train_step`); ``train/cotrain.py`` runs the step in its loop, and the benchmarks and tests
+import it from here.
 
 Resolution choice: the supervised loss upsamples the logits (1/4 of the input for SegFormer) to
 the label size, so no label pixel is lost. The CPS loss stays on the logit grid: pseudo labels
@@ -10,6 +14,8 @@ exactly alike; nothing is resampled and the unlabeled loss costs 1/16 of a full-
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -85,3 +91,73 @@ def cps_loss(pred_mix: torch.Tensor, other_pseudo_mix: torch.Tensor) -> torch.Te
     confident pixel gives 0, not NaN."""
     per_pixel = F.cross_entropy(pred_mix.float(), other_pseudo_mix.detach().long(), ignore_index=IGNORE_INDEX, reduction="none")
     return per_pixel.mean()
+
+
+@dataclass(frozen=True)
+class CPSConfig:
+    """The method's settings (``train/cotrain.py``'s ``--cps-*`` and ``--cutmix-*`` options)."""
+
+    weight: float = 1.5
+    """Weight of the CPS loss once ramped up; 0 is the supervised baseline."""
+    warmup_steps: int = 500
+    """Supervised steps before CPS starts, so early pseudo labels are not noise."""
+    rampup_steps: int = 0
+    """Steps over which the weight rises linearly from 0 to ``weight`` after the warmup."""
+    threshold: float = 0.0
+    """Pseudo labels below this confidence are ignored (0 keeps all, as in CPS)."""
+    cutmix_area: tuple[float, float] = (0.25, 0.5)
+    """Range of the box area (fraction of the image) kept from the first image of a CutMix pair."""
+    cutmix_boxes: int = 3
+    """Boxes per CutMix mask."""
+
+    def weight_at(self, step: int) -> float:
+        """The CPS loss weight of a (1-based) step: 0 during the warmup, then the linear ramp."""
+        after_warmup = step - self.warmup_steps
+        if after_warmup <= 0:
+            return 0.0
+        return self.weight * min(1.0, after_warmup / self.rampup_steps) if self.rampup_steps else self.weight
+
+
+def train_step(
+    model_a, model_b, x: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None, config: CPSConfig, step: int,
+    backward: Callable[[torch.Tensor], None] = torch.Tensor.backward,
+) -> dict[str, torch.Tensor]:
+    """One step of the method: computes the losses, backpropagates them with ``backward`` and
+    returns them detached, for logging.
+
+    (x, y) are labeled images and labels; u the unlabeled images, or None for a supervised step.
+    The CPS weight is ``config.weight_at(step)``.
+    Each branch labels u without gradients in one forward; pairs (u[i], u[i-1]) are CutMixed with
+    boxes on the logit grid, and each branch learns on u_mix from the OTHER branch's pseudo labels
+    mixed with the same boxes. Each branch then runs ONE forward with gradients over [x, u_mix],
+    and its backward before the other branch's forward: the two losses share no graph, and
+    keeping one graph alive at a time halves the activation memory (two alive made a CPU step a
+    third slower).
+    """
+    inputs, pseudo_a_mix, pseudo_b_mix = x, None, None
+    if u is not None:
+        with torch.no_grad():
+            pseudo_a = pseudo_labels(model_a(pixel_values=u).logits, config.threshold)
+            pseudo_b = pseudo_labels(model_b(pixel_values=u).logits, config.threshold)
+        stride = u.shape[-1] // pseudo_a.shape[-1]
+        if tuple(pseudo_a.shape[-2:]) != (u.shape[-2] // stride, u.shape[-1] // stride):
+            raise ValueError(f"crop {tuple(u.shape[-2:])} is not a whole number of logit cells {tuple(pseudo_a.shape[-2:])}")
+        boxes = cutmix_masks(len(u), pseudo_a.shape[-2:], config.cutmix_area, config.cutmix_boxes).to(u.device)
+        u_mix = mix(u, u.roll(1, 0), expand_mask(boxes, stride))
+        inputs = torch.cat([x, u_mix])
+        pseudo_a_mix = mix(pseudo_a, pseudo_a.roll(1, 0), boxes)
+        pseudo_b_mix = mix(pseudo_b, pseudo_b.roll(1, 0), boxes)
+
+    cps_weight = config.weight_at(step)
+    losses: dict[str, torch.Tensor] = {}
+    for model, other_pseudo_mix in ((model_a, pseudo_b_mix), (model_b, pseudo_a_mix)):
+        logits = model(pixel_values=inputs).logits
+        terms = {"loss_sup": segmentation_ce(logits[: len(x)], y)}
+        loss = terms["loss_sup"]
+        if u is not None:
+            terms["loss_cps"] = cps_loss(logits[len(x) :], other_pseudo_mix)
+            loss = loss + cps_weight * terms["loss_cps"]
+        backward(loss)
+        for name, value in {"loss": loss, **terms}.items():
+            losses[name] = losses.get(name, 0) + value.detach()
+    return losses

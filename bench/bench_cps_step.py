@@ -3,7 +3,7 @@
 The method needs about 4.7x: two branches, each with one forward+backward over [x, u_mix] (twice
 the labeled batch) and one forward without gradients over u, against one forward+backward over
 x (counting a backward as two forwards: 2 x (3 x 2 + 1) / 3 = 4.67). The CPS step is
-``train_step`` of train/cotrain.py itself. Each round runs every kind of step once, in an order
+``animeparse.cps.train_step``, the step train/cotrain.py runs. Each round runs every kind of step once, in an order
 that reverses from round to round, and a ratio is taken within the round, so the load of a
 shared machine weighs on both sides of it alike; the medians of those ratios are printed, for
 wall-clock time and for this process's CPU time (which other programs on a busy machine disturb
@@ -18,31 +18,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import statistics
-import sys
 import time
-from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
 from animeparse.allocator import keep_freed_memory
-from animeparse.cps import segmentation_ce
+from animeparse.cps import CPSConfig, segmentation_ce, train_step
 from animeparse.labels import SCHEMA_16
 from animeparse.model import SCRATCH_SIZES, build_model
 
-SCRIPT = Path(__file__).resolve().parent.parent / "train" / "cotrain.py"
-
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-def load_train_step():
-    """train_step from the training script, so the benchmark times the code that trains."""
-    spec = importlib.util.spec_from_file_location("cotrain", SCRIPT)
-    module = sys.modules["cotrain"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.train_step
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,8 +52,8 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     kept = False if args.system_malloc else keep_freed_memory()
-    train_step = load_train_step()
-    method = SimpleNamespace(cps_weight=1.5, cutmix_area=(0.25, 0.5), cutmix_boxes=3)
+    method = CPSConfig()  # training's defaults
+    step_after_warmup = method.warmup_steps + 1  # CPS at its full weight
     torch.manual_seed(0)
     model_a = build_model("scratch", SCHEMA_16, args.size).train()
     model_b = build_model("scratch", SCHEMA_16, args.size).train()
@@ -82,7 +68,7 @@ def main() -> None:
         opt_a.zero_grad(set_to_none=True)
 
     def step(unlabeled) -> None:
-        train_step(model_a, model_b, x, y, unlabeled, method)
+        train_step(model_a, model_b, x, y, unlabeled, method, step_after_warmup)
         for opt in (opt_a, opt_b):
             opt.step()
             opt.zero_grad(set_to_none=True)

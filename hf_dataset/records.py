@@ -8,7 +8,6 @@ sources (annotations, the synthetic renderer, plain images) sit in one repo and 
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 from typing import Mapping
 
@@ -16,15 +15,16 @@ import datasets
 import numpy as np
 from PIL import Image
 
+from animeparse.files import png_bytes
 from animeparse.images import ImageError, open_checked, to_rgb
-from animeparse.synth.scene import DIFFICULTIES, STYLES
+from animeparse.metadata import DIFFICULTIES, STYLES
 
 METADATA_COLUMNS = ("difficulty", "style", "source")
 """Optional per-image metadata, read from a CSV keyed by ``file_name``."""
 
 METADATA_VALUES = {"difficulty": DIFFICULTIES, "style": STYLES}
-"""Allowed values of the metadata columns that training and evaluation group by (the renderer's
-tags, so synthetic and annotated splits share one vocabulary)."""
+"""Allowed values of the metadata columns that training and evaluation group by (one vocabulary
+for synthetic and annotated splits)."""
 
 FEATURES = datasets.Features(
     {
@@ -78,12 +78,6 @@ def image_value(source: Path | bytes, name: str) -> tuple[dict, tuple[int, int]]
         return {"bytes": data, "path": None}, img.size
     rgb = to_rgb(img)  # may rotate (EXIF), so the size is taken after it
     return {"bytes": png_bytes(rgb), "path": None}, rgb.size
-
-
-def png_bytes(img: Image.Image, compress_level: int = 6) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
 
 
 def label_value(label_map: np.ndarray) -> dict:

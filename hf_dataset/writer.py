@@ -8,18 +8,15 @@ the target only once complete: a failed build leaves nothing behind.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Mapping
 
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from animeparse.data import ID2LABEL_FILE, SCHEMA_FILE
+from animeparse.files import atomic_dir
 from animeparse.labels import Schema
 
 ROWS_PER_BATCH = 64
@@ -27,29 +24,6 @@ ROWS_PER_BATCH = 64
 
 MAX_SHARD_BYTES = 256 * 1024 * 1024
 """Start a new shard past this size; small shards load in parallel and upload resumably."""
-
-
-@contextmanager
-def atomic_dir(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder that becomes ``out_dir`` only if the block succeeds."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise FileExistsError(f"{out_dir} already exists; pass --overwrite to replace it")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it owner-only; the finished repo is an ordinary folder
-    try:
-        yield tmp
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def _write_split(

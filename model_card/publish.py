@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
+from animeparse.branches import BRANCHES
+from animeparse.files import atomic_dir
 from animeparse.labels import Schema
-from model_card.render import render_model_card
+from model_card.render import branch_cards
 
 BRANCH_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 
@@ -25,25 +26,18 @@ def publish(run: Path, dest: Path) -> None:
     """Copy ``run``'s models to ``dest``, replacing what is there only once everything is written."""
     metrics = json.loads((run / "metrics.json").read_text())
     config = metrics["config"]
-    folders = {b: dest / f"model_{b.lower()}" for b in "AB"}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}-") as tmp:
-        staged = Path(tmp) / dest.name
+    folders = {b: f"model_{b.lower()}" for b in BRANCHES}
+    id2label = json.loads((run / folders["A"] / "config.json").read_text())["id2label"]
+    cards = branch_cards(metrics=metrics, config=config, dataset_id=config["dataset_id"] or config["dataset"],
+                         class_names=list(Schema.from_id2label(id2label).names),
+                         repo_ids={b: str(dest / folder) for b, folder in folders.items()})
+    with atomic_dir(dest, overwrite=True) as staged:
         for branch, folder in folders.items():
-            (staged / folder.name).mkdir(parents=True)
+            (staged / folder).mkdir()
             for name in BRANCH_FILES:
-                shutil.copy2(run / folder.name / name, staged / folder.name / name)
-            id2label = json.loads((run / folder.name / "config.json").read_text())["id2label"]
-            card = render_model_card(
-                branch=branch, repo_id=str(folder), sibling_id=str(folders["B" if branch == "A" else "A"]), metrics=metrics,
-                config=config, dataset_id=config["dataset_id"] or config["dataset"],
-                class_names=list(Schema.from_id2label(id2label).names),
-            )
-            (staged / folder.name / "README.md").write_text(card, encoding="utf-8")
+                shutil.copy2(run / folder / name, staged / folder / name)
+            (staged / folder / "README.md").write_text(cards[branch], encoding="utf-8")
         (staged / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        if dest.exists():
-            shutil.rmtree(dest)
-        staged.rename(dest)
 
 
 def main() -> None:

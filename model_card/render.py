@@ -1,7 +1,8 @@
 """Model cards for trained models: YAML metadata and tables filled from measured metrics.
 
-``train/cotrain.py`` calls :func:`render_model_card` for each branch with the ``metrics.json``
-it wrote and its resolved config; the text goes to the model folder's README.md. The layout is
+``train/cotrain.py`` and ``model_card.publish`` call :func:`branch_cards` with a run's
+``metrics.json`` (its entries per schema: A, B and A+B, see :mod:`animeparse.branches`) and its
+resolved config; each text goes to its model folder's README.md. The layout is
 ``template.md`` (Jinja, rendered by ``huggingface_hub.ModelCard``); the metadata follows the Hub's
 model card spec, so the Hub shows the task widget and the ``model-index`` results.
 """
@@ -12,12 +13,10 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from animeparse.branches import BRANCHES, ENSEMBLE, USES
 from animeparse.sources import is_local
 
 TEMPLATE = Path(__file__).with_name("template.md")
-
-VARIANTS = ("A", "B", "A+B")
-"""Metric entries per schema in metrics.json: each branch and their probability average."""
 
 TAGS = ["image-segmentation", "semantic-segmentation", "segformer", "anime", "character-parsing", "cross-pseudo-supervision"]
 
@@ -43,15 +42,15 @@ def results_table(metrics: dict, branch: str) -> str:
         for schema_name, variants in result["schemas"].items():
             rows.append(
                 [split, schema_name, str(result["num_images"]), _pct(variants[branch]["mean_iou"]),
-                 _pct(variants[branch]["overall_accuracy"]), _pct(variants["A+B"]["mean_iou"])]
+                 _pct(variants[branch]["overall_accuracy"]), _pct(variants[ENSEMBLE]["mean_iou"])]
             )
-    return _table(["split", "classes", "images", f"mean IoU ({branch}) %", f"pixel accuracy ({branch}) %", "mean IoU (A+B) %"], rows)
+    return _table(["split", "classes", "images", f"mean IoU ({branch}) %", f"pixel accuracy ({branch}) %", f"mean IoU ({ENSEMBLE}) %"], rows)
 
 
 def class_table(variants: dict) -> str:
     names = list(variants["A"]["per_category_iou"])
-    rows = [[name] + [_pct(variants[v]["per_category_iou"][name]) for v in VARIANTS] for name in names]
-    return _table(["class", "IoU A %", "IoU B %", "IoU A+B %"], rows)
+    rows = [[name] + [_pct(variants[v]["per_category_iou"][name]) for v in USES] for name in names]
+    return _table(["class", *(f"IoU {v} %" for v in USES)], rows)
 
 
 def difficulty_table(variants: dict, branch: str) -> str:
@@ -59,13 +58,13 @@ def difficulty_table(variants: dict, branch: str) -> str:
     if not groups:
         return "The dataset has no `difficulty` column."
     rows = [
-        [name, str(g["num_images"]), _pct(g["mean_iou"]), _pct(variants["A+B"]["per_difficulty"][name]["mean_iou"])]
+        [name, str(g["num_images"]), _pct(g["mean_iou"]), _pct(variants[ENSEMBLE]["per_difficulty"][name]["mean_iou"])]
         for name, g in groups.items()
     ]
-    return _table(["difficulty", "images", f"mean IoU ({branch}) %", "mean IoU (A+B) %"], rows)
+    return _table(["difficulty", "images", f"mean IoU ({branch}) %", f"mean IoU ({ENSEMBLE}) %"], rows)
 
 
-def comparison_table(runs: dict[str, dict], split: str = "test", variant: str = "A+B") -> str:
+def comparison_table(runs: dict[str, dict], split: str = "test", variant: str = ENSEMBLE) -> str:
     """Mean IoU of several runs side by side: a row per run (name: its metrics.json), columns per
     difficulty and overall under each schema, as in the README's results."""
     first = next(iter(runs.values()))["splits"][split]["schemas"]
@@ -134,7 +133,7 @@ def render_model_card(
         tags=TAGS,
         eval_results=eval_results(metrics, branch, dataset_id if is_hub_dataset else dataset_name, dataset_name),
     )
-    note = " (kept for the best validation A+B mean IoU)" if metrics["exported"] == "best" else ""
+    note = f" (kept for the best validation {ENSEMBLE} mean IoU)" if metrics["exported"] == "best" else ""
     card = ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
@@ -159,3 +158,15 @@ def render_model_card(
         unlabeled_images=config.get("unlabeled_images", "?"),
     )
     return str(card)
+
+
+def branch_cards(
+    *, metrics: dict, config: dict, dataset_id: str, class_names: list[str], repo_ids: dict[str, str]
+) -> dict[str, str]:
+    """The README.md of each branch; ``repo_ids`` names where each is published (Hub id or
+    folder), and each card links to the other branch's."""
+    return {
+        branch: render_model_card(branch=branch, repo_id=repo_ids[branch], sibling_id=repo_ids[sibling], metrics=metrics,
+                                  config=config, dataset_id=dataset_id, class_names=class_names)
+        for branch, sibling in zip(BRANCHES, reversed(BRANCHES))
+    }

@@ -9,14 +9,15 @@ import argparse
 import json
 from pathlib import Path
 
-from model_card.render import VARIANTS, comparison_table
+from animeparse.branches import ENSEMBLE, USES
+from model_card.render import comparison_table
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="--output-dir folders of train/cotrain.py runs")
     p.add_argument("--split", default="test", help="evaluated split to report (default test)")
-    p.add_argument("--variant", default="A+B", choices=VARIANTS, help="branch or ensemble to report (default A+B)")
+    p.add_argument("--variant", default=ENSEMBLE, choices=USES, help=f"branch or ensemble to report (default {ENSEMBLE})")
     args = p.parse_args()
     runs = {}
     for run in args.runs:

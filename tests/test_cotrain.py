@@ -22,7 +22,10 @@ from PIL import Image, ImageDraw
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from transformers import pipeline
 
-from animeparse.labels import SCHEMA_16
+from animeparse.cps import CPSConfig
+from animeparse.branches import ENSEMBLE
+from animeparse.inference import load_branches, predict
+from animeparse.labels import MERGE_16_TO_13, SCHEMA_13, SCHEMA_16, remap
 from animeparse.metrics import EVALUATE_MODULE
 from hf_dataset.records import FEATURES, label_value, make_row, png_bytes
 from hf_dataset.writer import write_repo
@@ -168,6 +171,23 @@ def test_exported_model_works_in_pipeline_and_matches_the_reported_metrics(cps_r
     assert result == {k: v for k, v in reported.items() if k != "per_difficulty"}  # same pixels, same counts
 
 
+def test_13_class_metrics_measure_the_maps_the_app_returns(cps_run):
+    """One 13-class rule: training's merged metrics equal the evaluate module scoring the 13-class
+    maps that the app and the batch command make (members' probabilities summed, then argmax)."""
+    branches = load_branches({b: str(cps_run / f"model_{b.lower()}") for b in ("A", "B")})
+    for use in ("A", "B", ENSEMBLE):
+        preds, refs = [], []
+        for seed in SPLITS["validation"]:
+            image, label = shapes(seed)
+            preds.append(predict(branches, image, use).labels(use, SCHEMA_13))
+            refs.append(remap(label, MERGE_16_TO_13))
+        result = evaluate.load(str(EVALUATE_MODULE)).compute(
+            predictions=preds, references=refs, num_labels=13, label_names=list(SCHEMA_13.names)
+        )
+        reported = json.loads((cps_run / "metrics.json").read_text())["splits"]["validation"]["schemas"]["anime-13"][use]
+        assert result == {k: v for k, v in reported.items() if k != "per_difficulty"}
+
+
 def test_model_card_has_hub_metadata_and_measured_tables(cps_run):
     card = (cps_run / "model_b" / "README.md").read_text()
     metrics = json.loads((cps_run / "metrics.json").read_text())
@@ -225,38 +245,13 @@ def test_checkpoints_keep_only_the_best_and_the_latest(cps_run):
     assert json.loads((state / "config.json").read_text())["cps_weight"] == 1.5
 
 
-def test_train_step_spends_one_gradient_pass_per_branch():
-    """No wasted work: per branch one forward without gradients over u, one with over [x, u_mix]."""
-    model_a, model_b = tiny(seed=0), tiny(seed=1)
-    seen = []
-    for name, model in (("A", model_a), ("B", model_b)):
-        model.register_forward_hook(lambda m, args, kwargs, out, name=name: seen.append((name, len(kwargs["pixel_values"]), torch.is_grad_enabled())), with_kwargs=True)
-    x, y, u = torch.randn(2, 3, 32, 32), torch.randint(0, 16, (2, 32, 32)), torch.randn(3, 3, 32, 32)
-    args = cotrain.parse_args(["--dataset", "d", "--output-dir", "o"])
-    backwards = []
-    losses = cotrain.train_step(model_a, model_b, x, y, u, args, lambda loss: backwards.append(loss) or loss.backward())
-    assert sorted(seen) == [("A", 3, False), ("A", 5, True), ("B", 3, False), ("B", 5, True)]
-    assert torch.allclose(losses["loss"], losses["loss_sup"] + args.cps_weight * losses["loss_cps"])
-    # one backward per branch (one graph alive at a time); together they are the logged loss
-    assert len(backwards) == 2 and torch.allclose(sum(backwards).detach(), losses["loss"])
-    assert all(p.grad is not None for p in model_a.parameters()) and all(p.grad is not None for p in model_b.parameters())
-    seen.clear()
-    supervised = cotrain.train_step(model_a, model_b, x, y, None, args)
-    assert sorted(seen) == [("A", 2, True), ("B", 2, True)] and set(supervised) == {"loss", "loss_sup"}
-
-
-def test_cps_weight_is_zero_in_the_warmup_then_ramps_up_linearly():
+def test_cps_options_make_the_method_config():
     args = cotrain.parse_args(["--dataset", "d", "--output-dir", "o", "--cps-weight", "2", "--cps-warmup-steps", "10",
-                               "--cps-rampup-steps", "4"])
-    assert [cotrain.cps_weight_at(step, args) for step in (1, 10, 11, 12, 14, 15, 100)] == [0, 0, 0.5, 1.0, 2.0, 2.0, 2.0]
-    args.cps_rampup_steps = 0
-    assert [cotrain.cps_weight_at(step, args) for step in (10, 11)] == [0, 2.0]
-
-
-def tiny(seed: int):
-    from conftest import tiny_model
-
-    return tiny_model(seed=seed).train()
+                               "--cps-rampup-steps", "4", "--cps-threshold", "0.7", "--cutmix-area", "0.3", "0.4",
+                               "--cutmix-boxes", "2"])
+    assert cotrain.cps_config(args) == CPSConfig(weight=2, warmup_steps=10, rampup_steps=4, threshold=0.7,
+                                                 cutmix_area=(0.3, 0.4), cutmix_boxes=2)
+    assert cotrain.cps_config(cotrain.parse_args(["--dataset", "d", "--output-dir", "o"])) == CPSConfig()
 
 
 def test_supervised_baseline_in_bf16_uses_no_unlabeled_images(shapes_repo, tmp_path, caplog):

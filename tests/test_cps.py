@@ -1,8 +1,9 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_model
 
-from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, pseudo_labels, segmentation_ce
+from animeparse.cps import CPSConfig, cps_loss, cutmix_masks, expand_mask, mix, pseudo_labels, segmentation_ce, train_step
 from animeparse.labels import IGNORE_INDEX
 
 
@@ -101,3 +102,35 @@ def test_segmentation_ce_is_computed_in_float32(dtype):
     labels = torch.randint(0, 3, (1, 8, 8))
     loss = segmentation_ce(logits, labels)
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
+
+
+def tiny(seed: int):
+    return tiny_model(seed=seed).train()
+
+
+def test_train_step_spends_one_gradient_pass_per_branch():
+    """No wasted work: per branch one forward without gradients over u, one with over [x, u_mix]."""
+    model_a, model_b = tiny(seed=0), tiny(seed=1)
+    seen = []
+    for name, model in (("A", model_a), ("B", model_b)):
+        model.register_forward_hook(lambda m, args, kwargs, out, name=name: seen.append((name, len(kwargs["pixel_values"]), torch.is_grad_enabled())), with_kwargs=True)
+    x, y, u = torch.randn(2, 3, 32, 32), torch.randint(0, 16, (2, 32, 32)), torch.randn(3, 3, 32, 32)
+    config = CPSConfig()
+    step = config.warmup_steps + 1  # CPS at full weight
+    backwards = []
+    losses = train_step(model_a, model_b, x, y, u, config, step, lambda loss: backwards.append(loss) or loss.backward())
+    assert sorted(seen) == [("A", 3, False), ("A", 5, True), ("B", 3, False), ("B", 5, True)]
+    assert torch.allclose(losses["loss"], losses["loss_sup"] + config.weight * losses["loss_cps"])
+    # one backward per branch (one graph alive at a time); together they are the logged loss
+    assert len(backwards) == 2 and torch.allclose(sum(backwards).detach(), losses["loss"])
+    assert all(p.grad is not None for p in model_a.parameters()) and all(p.grad is not None for p in model_b.parameters())
+    seen.clear()
+    supervised = train_step(model_a, model_b, x, y, None, config, step)
+    assert sorted(seen) == [("A", 2, True), ("B", 2, True)] and set(supervised) == {"loss", "loss_sup"}
+
+
+def test_cps_weight_is_zero_in_the_warmup_then_ramps_up_linearly():
+    config = CPSConfig(weight=2, warmup_steps=10, rampup_steps=4)
+    assert [config.weight_at(step) for step in (1, 10, 11, 12, 14, 15, 100)] == [0, 0, 0.5, 1.0, 2.0, 2.0, 2.0]
+    config = CPSConfig(weight=2, warmup_steps=10, rampup_steps=0)
+    assert [config.weight_at(step) for step in (10, 11)] == [0, 2.0]

@@ -33,14 +33,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import numpy as np
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
@@ -50,21 +49,24 @@ from transformers import SegformerConfig, get_polynomial_decay_schedule_with_war
 
 from animeparse.allocator import keep_freed_memory
 from animeparse.augment import Augment
-from animeparse.cps import cps_loss, cutmix_masks, expand_mask, mix, pseudo_labels, segmentation_ce
+from animeparse.branches import BRANCHES, ENSEMBLE, USES
+from animeparse.checkpoints import Progress, batches, checkpoint_dir, checkpoints, save_checkpoint
+from animeparse.cps import CPSConfig, train_step
 from animeparse.data import load_dataset_schema, load_parsing_dataset, split_labeled
-from animeparse.labels import SCHEMA_16, Schema, get_schema, merged_schema, remap_table
-from animeparse.metrics import confusion_matrices, merge_confusion, summarize, summarize_groups
+from animeparse.evaluation import Evaluation, evaluate, summarize_split
+from animeparse.files import write_atomic
+from animeparse.labels import IGNORE_INDEX, Schema, get_schema, remap_table
+from animeparse.metadata import ordered_difficulties
 from animeparse.model import SCRATCH_SIZES, ModelLoadError, build_model, make_processor, save_model
 from animeparse.transforms import EvalTransform, TrainTransform, pad_collate
-from model_card.render import VARIANTS, render_model_card
+from model_card.hub import push_models
+from model_card.render import branch_cards
 
 logger = get_logger(__name__, log_level="INFO")
 
 RUN_CONTROL = {"resume", "overwrite", "num_workers", "eval_every", "save_every", "log_every", "report_to",
                "push_to_hub", "hub_private", "dataset_id", "export"}
 """Options that may change when a run is resumed; any other difference is refused."""
-
-DIFFICULTY_ORDER = ("easy", "medium", "hard")
 
 
 def json_object(text: str) -> dict:
@@ -189,19 +191,9 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("--resume and --overwrite contradict each other")
 
 
-@dataclass
-class Progress:
-    """Counters stored in every checkpoint beside the models, optimizers, schedulers and RNG."""
-
-    step: int = 0
-    best_step: int = -1
-    best_miou: float = -1.0
-
-    def state_dict(self) -> dict:
-        return asdict(self)
-
-    def load_state_dict(self, state: dict) -> None:
-        self.__dict__.update(state)
+def cps_config(args: argparse.Namespace) -> CPSConfig:
+    return CPSConfig(weight=args.cps_weight, warmup_steps=args.cps_warmup_steps, rampup_steps=args.cps_rampup_steps,
+                     threshold=args.cps_threshold, cutmix_area=tuple(args.cutmix_area), cutmix_boxes=args.cutmix_boxes)
 
 
 def make_optimizer(model, args: argparse.Namespace) -> torch.optim.AdamW:
@@ -213,151 +205,6 @@ def make_optimizer(model, args: argparse.Namespace) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.weight_decay)
 
 
-def label_table(source: Schema, target: Schema):
-    """Dataset ids -> trained ids; refuses a target that shares no class with the dataset."""
-    if source.names == SCHEMA_16.names:
-        source = SCHEMA_16  # a bare id2label.json carries no merges; the canonical schema does
-    table = remap_table(source, target)
-    if not (table[: source.num_classes] != 255).any():
-        raise ValueError(f"--classes {target.name!r} shares no class with the dataset's {list(source.names)}")
-    return table
-
-
-def group_names(split: datasets.Dataset) -> list[str]:
-    """The split's difficulty levels, easy to hard first, for per-difficulty metrics."""
-    if "difficulty" not in split.column_names:
-        return []
-    values = set(split["difficulty"]) - {None}
-    return [d for d in DIFFICULTY_ORDER if d in values] + sorted(values - set(DIFFICULTY_ORDER))
-
-
-def batches(accelerator: Accelerator, loader, start: int):
-    """Endless batches from a prepared loader, starting after ``start`` consumed batches, so a
-    resumed run sees the data order of an uninterrupted one (epoch seeds, skipped batches)."""
-    epoch, skip = divmod(start, len(loader))
-    while True:
-        epoch_loader = accelerator.skip_first_batches(loader, skip) if skip else loader
-        epoch_loader.set_epoch(epoch)
-        yield from epoch_loader
-        epoch, skip = epoch + 1, 0
-
-
-def cps_weight_at(step: int, args: argparse.Namespace) -> float:
-    """CPS loss weight of a step: 0 during the supervised warmup, then a linear ramp to --cps-weight."""
-    after_warmup = step - args.cps_warmup_steps
-    if after_warmup <= 0:
-        return 0.0
-    return args.cps_weight * min(1.0, after_warmup / args.cps_rampup_steps) if args.cps_rampup_steps else args.cps_weight
-
-
-def train_step(model_a, model_b, x, y, u, args: argparse.Namespace, backward=torch.Tensor.backward,
-               cps_weight: float | None = None) -> dict[str, torch.Tensor]:
-    """One step of the method: computes the losses, backpropagates them with ``backward`` and
-    returns them detached, for logging.
-
-    (x, y) are labeled images and labels; u the unlabeled images, or None for a supervised step;
-    ``cps_weight`` defaults to --cps-weight.
-    Each branch labels u without gradients in one forward; pairs (u[i], u[i-1]) are CutMixed with
-    boxes on the logit grid, and each branch learns on u_mix from the OTHER branch's pseudo labels
-    mixed with the same boxes. Each branch then runs ONE forward with gradients over [x, u_mix],
-    and its backward before the other branch's forward: the two losses share no graph, and
-    keeping one graph alive at a time halves the activation memory (two alive made a CPU step a
-    third slower).
-    """
-    inputs, pseudo_a_mix, pseudo_b_mix = x, None, None
-    if u is not None:
-        with torch.no_grad():
-            pseudo_a = pseudo_labels(model_a(pixel_values=u).logits, args.cps_threshold)
-            pseudo_b = pseudo_labels(model_b(pixel_values=u).logits, args.cps_threshold)
-        stride = u.shape[-1] // pseudo_a.shape[-1]
-        if tuple(pseudo_a.shape[-2:]) != (u.shape[-2] // stride, u.shape[-1] // stride):
-            raise ValueError(f"crop {tuple(u.shape[-2:])} is not a whole number of logit cells {tuple(pseudo_a.shape[-2:])}")
-        boxes = cutmix_masks(len(u), pseudo_a.shape[-2:], args.cutmix_area, args.cutmix_boxes).to(u.device)
-        inputs = torch.cat([x, mix(u, u.roll(1, 0), expand_mask(boxes, stride))])
-        pseudo_a_mix = mix(pseudo_a, pseudo_a.roll(1, 0), boxes)
-        pseudo_b_mix = mix(pseudo_b, pseudo_b.roll(1, 0), boxes)
-
-    cps_weight = args.cps_weight if cps_weight is None else cps_weight
-    losses: dict[str, torch.Tensor] = {}
-    for model, other_pseudo_mix in ((model_a, pseudo_b_mix), (model_b, pseudo_a_mix)):
-        logits = model(pixel_values=inputs).logits
-        terms = {"loss_sup": segmentation_ce(logits[: len(x)], y)}
-        loss = terms["loss_sup"]
-        if u is not None:
-            terms["loss_cps"] = cps_loss(logits[len(x) :], other_pseudo_mix)
-            loss = loss + cps_weight * terms["loss_cps"]
-        backward(loss)
-        for name, value in {"loss": loss, **terms}.items():
-            losses[name] = losses.get(name, 0) + value.detach()
-    return losses
-
-
-@torch.no_grad()
-def evaluate(accelerator: Accelerator, model_a, model_b, loader, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image confusion matrices (n, 3, C, C) of A, B and A+B over the whole split, and each
-    image's group; gather_for_metrics drops the samples padded onto the last batches."""
-    model_a.eval()
-    model_b.eval()
-    cms, groups = [], []
-    for batch in loader:
-        logits = torch.stack([model_a(pixel_values=batch["pixel_values"]).logits, model_b(pixel_values=batch["pixel_values"]).logits], 1)
-        batch_cms = []
-        for i, (h, w) in enumerate(batch["sizes"].tolist()):
-            # as transformers' post-processing: logits upsampled to the label size, then argmax
-            up = F.interpolate(logits[i].float(), size=(h, w), mode="bilinear", align_corners=False)
-            pred = torch.stack([up[0].argmax(0), up[1].argmax(0), up.softmax(1).mean(0).argmax(0)])
-            batch_cms.append(confusion_matrices(pred, batch["labels"][i, :h, :w].expand(3, h, w), num_classes))
-        cms.append(accelerator.gather_for_metrics(torch.stack(batch_cms)))
-        groups.append(accelerator.gather_for_metrics(batch["group"]))
-    model_a.train()
-    model_b.train()
-    return torch.cat(cms).cpu(), torch.cat(groups).cpu()
-
-
-def summarize_split(cms: torch.Tensor, groups: torch.Tensor, difficulties: list[str], schema: Schema) -> dict:
-    """metrics.json entry of one split: every variant, overall and per difficulty, under the
-    trained schema and each of its merges."""
-    views = {schema.name: (schema.names, cms)}
-    for merge in schema.merges:
-        merged = merged_schema(schema, merge)
-        views[merge] = (merged.names, merge_confusion(cms, remap_table(schema, merged), merged.num_classes))
-    return {
-        "num_images": len(cms),
-        "schemas": {
-            name: {
-                variant: {**summarize(view[:, v].sum(0), names), "per_difficulty": summarize_groups(view[:, v], groups, difficulties, names)}
-                for v, variant in enumerate(VARIANTS)
-            }
-            for name, (names, view) in views.items()
-        },
-    }
-
-
-def checkpoints(root: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (unfinished ones are hidden ``.tmp-`` folders)."""
-    return sorted(root.glob("step-*")) if root.is_dir() else []
-
-
-def save_checkpoint(accelerator: Accelerator, root: Path, step: int, config: dict, keep: set[int]) -> None:
-    """Write the accelerate state and config into a temporary folder, then rename it into place,
-    so a killed run never leaves a half-written checkpoint; then drop all but ``keep`` steps."""
-    final, tmp = root / f"step-{step:08d}", root / f".tmp-step-{step:08d}"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))  # every process writes its own RNG state
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-        for old in checkpoints(root):
-            if int(old.name.split("-")[1]) not in keep:
-                shutil.rmtree(old)
-    accelerator.wait_for_everyone()
-
-
 def check_resume_config(saved: dict, config: dict) -> None:
     changed = sorted(k for k in set(saved) | set(config) if k not in RUN_CONTROL and saved.get(k) != config.get(k))
     if changed:
@@ -365,13 +212,126 @@ def check_resume_config(saved: dict, config: dict) -> None:
         raise SystemExit(f"error: --resume with different settings than the checkpoint ({details}); rerun with the saved ones")
 
 
-def push_models(output_dir: Path, repo_ids: dict[str, str], private: bool) -> None:
-    """Upload model_a/ and model_b/ to their Hub repos (token from HF_TOKEN or the login)."""
-    from huggingface_hub import create_repo, upload_folder
+def prepare_output_dir(args: argparse.Namespace, accelerator: Accelerator) -> list[Path]:
+    """Refuse or clear a previous run's outputs (--resume, --overwrite); its checkpoints to resume from."""
+    output_dir = Path(args.output_dir)
+    previous = checkpoints(output_dir / "checkpoints")
+    produced = [output_dir / n for n in ("checkpoints", "logs", "model_a", "model_b", "metrics.json")]
+    if not args.resume and any(p.exists() for p in produced):
+        if not args.overwrite:
+            raise SystemExit(f"error: {output_dir} holds a previous run; pass --resume to continue it or --overwrite to replace it")
+        if accelerator.is_main_process:
+            for path in produced:
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        previous = []
+    accelerator.wait_for_everyone()
+    return previous
 
-    for branch, repo_id in repo_ids.items():
-        create_repo(repo_id, private=private, exist_ok=True)
-        upload_folder(repo_id=repo_id, folder_path=output_dir / f"model_{branch.lower()}", commit_message="Upload animeparse model")
+
+@dataclass
+class Data:
+    """The splits a run uses, in the trained schema's terms."""
+
+    schema: Schema
+    """The trained classes (--classes)."""
+    source_schema: Schema
+    """The dataset's classes."""
+    table: np.ndarray
+    """Dataset ids -> trained ids."""
+    labeled: datasets.Dataset
+    unlabeled: datasets.Dataset | None
+    """Images only; None for the supervised baseline."""
+    eval_splits: dict[str, datasets.Dataset]
+    """--eval-split first, then --test-split when present."""
+
+
+def load_data(args: argparse.Namespace, num_processes: int) -> Data:
+    """Load the dataset, resolve the schemas and split labeled from unlabeled images; stop with a
+    message when something needed is missing."""
+    try:
+        ds = load_parsing_dataset(args.dataset)
+        source_schema = load_dataset_schema(args.dataset)
+        schema = get_schema(args.classes)
+        table = remap_table(source_schema, schema)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+    if not (table[: source_schema.num_classes] != IGNORE_INDEX).any():
+        raise SystemExit(f"error: --classes {schema.name!r} shares no class with the dataset's {list(source_schema.names)}")
+    for split in (args.train_split, args.eval_split):
+        if split not in ds:
+            raise SystemExit(f"error: dataset {args.dataset} has no {split!r} split; it has {sorted(ds)}")
+    labeled, unlabeled = split_labeled(ds[args.train_split], args.labeled_fraction, args.seed)
+    unlabeled_parts = [unlabeled] if len(unlabeled) else []
+    if args.unlabeled_split and args.unlabeled_split in ds:
+        unlabeled_parts.append(ds[args.unlabeled_split])
+    if args.cps_weight > 0 and not unlabeled_parts:
+        raise SystemExit("error: --cps-weight > 0 needs unlabeled images: a --labeled-fraction below 1 or an unlabeled split")
+    unlabeled = (  # the supervised baseline sees only the labeled images
+        datasets.concatenate_datasets([d.select_columns(["image"]) for d in unlabeled_parts]) if args.cps_weight > 0 else None
+    )
+    if len(labeled) < args.batch_size * num_processes:
+        raise SystemExit(f"error: {len(labeled)} labeled images, fewer than one batch ({args.batch_size} x {num_processes} processes)")
+    if unlabeled is not None and len(unlabeled) < args.unlabeled_batch_size * num_processes:
+        raise SystemExit(f"error: {len(unlabeled)} unlabeled images, fewer than one unlabeled batch")
+    eval_names = [args.eval_split] + ([args.test_split] if args.test_split in ds and args.test_split != args.eval_split else [])
+    return Data(schema, source_schema, table, labeled, unlabeled, {name: ds[name] for name in eval_names})
+
+
+def make_loaders(args: argparse.Namespace, data: Data, processor) -> tuple[DataLoader, DataLoader | None, dict, dict]:
+    """Training loaders (labeled, unlabeled or None) with augmentation; evaluation loaders and
+    each evaluated split's difficulty levels."""
+    augment = Augment(
+        base_size=args.eval_size, crop_size=args.crop_size, scale_range=tuple(args.scale_range), hflip_p=args.hflip_p,
+        jitter_p=args.jitter_p, grayscale_p=args.grayscale_p, blur_p=args.blur_p, lineart_p=args.lineart_p,
+    )
+    loader_kwargs = dict(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
+    labeled = data.labeled.select_columns(["image", "label"]).with_transform(
+        TrainTransform(augment, processor, data.table, data.source_schema.num_classes)
+    )
+    loader_x = DataLoader(labeled, batch_size=args.batch_size, shuffle=True, drop_last=True, **loader_kwargs)
+    loader_u = None
+    if data.unlabeled is not None:
+        unlabeled = data.unlabeled.with_transform(TrainTransform(augment, processor))
+        loader_u = DataLoader(unlabeled, batch_size=args.unlabeled_batch_size, shuffle=True, drop_last=True, **loader_kwargs)
+    eval_loaders, eval_groups = {}, {}
+    for name, split in data.eval_splits.items():
+        eval_groups[name] = ordered_difficulties(split["difficulty"]) if "difficulty" in split.column_names else []
+        group_column = "difficulty" if eval_groups[name] else None
+        rows = split.select_columns(["image", "label"] + ([group_column] if group_column else [])).with_transform(
+            EvalTransform(processor, data.table, data.source_schema.num_classes, group_column, eval_groups[name])
+        )
+        eval_loaders[name] = DataLoader(rows, batch_size=args.eval_batch_size, collate_fn=pad_collate, num_workers=args.num_workers)
+    return loader_x, loader_u, eval_loaders, eval_groups
+
+
+def build_models(args: argparse.Namespace, schema: Schema):
+    """Branches A and B: they differ in whatever is not pretrained (seeds ``seed`` and ``seed + 1``)."""
+    try:
+        set_seed(args.seed)
+        model_a = build_model(args.init, schema, args.scratch_size, **(args.scratch_config or {}))
+        set_seed(args.seed + 1)
+        model_b = build_model(args.init, schema, args.scratch_size, **(args.scratch_config or {}))
+    except ModelLoadError as e:
+        raise SystemExit(f"error: {e}") from None
+    set_seed(args.seed)
+    return model_a, model_b
+
+
+def save_outputs(args: argparse.Namespace, accelerator: Accelerator, models: dict, processor, metrics: dict, schema: Schema) -> None:
+    """model_a/ and model_b/ with their cards, metrics.json; the Hub push (main process only)."""
+    output_dir = Path(args.output_dir)
+    folders = {branch: output_dir / f"model_{branch.lower()}" for branch in BRANCHES}
+    repo_ids = {b: f"{args.push_to_hub}-{b.lower()}" if args.push_to_hub else str(folders[b]) for b in BRANCHES}
+    for branch, model in models.items():
+        save_model(accelerator.unwrap_model(model), processor, folders[branch])
+    cards = branch_cards(metrics=metrics, config=metrics["config"], dataset_id=args.dataset_id or args.dataset,
+                         class_names=list(schema.names), repo_ids=repo_ids)
+    for branch, card in cards.items():
+        write_atomic(folders[branch] / "README.md", card)
+    write_atomic(output_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    if args.push_to_hub:
+        push_models(folders, repo_ids, args.hub_private)
+        logger.info("pushed %s and %s", *repo_ids.values())
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -399,92 +359,24 @@ def main(argv: list[str] | None = None) -> dict:
             logger.warning("--mixed-precision bf16: this CPU has no native bf16 instructions (AVX-512 BF16 or AMX), so "
                            "autocast emulates them and training runs about 13x slower than fp32; use --mixed-precision no",
                            main_process_only=True)
+    previous = prepare_output_dir(args, accelerator)
 
-    # ---------------------------------------------------------------- Output folder
-    previous = checkpoints(ckpt_root)
-    produced = [output_dir / n for n in ("checkpoints", "logs", "model_a", "model_b", "metrics.json")]
-    if not args.resume and any(p.exists() for p in produced):
-        if not args.overwrite:
-            raise SystemExit(f"error: {output_dir} holds a previous run; pass --resume to continue it or --overwrite to replace it")
-        if accelerator.is_main_process:
-            for path in produced:
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-        previous = []
-    accelerator.wait_for_everyone()
-
-    # ---------------------------------------------------------------- Load dataset and label mappings
-    try:
-        ds = load_parsing_dataset(args.dataset)
-        source_schema = load_dataset_schema(args.dataset)
-        schema = get_schema(args.classes)
-        table = label_table(source_schema, schema)
-    except (OSError, ValueError) as e:
-        raise SystemExit(f"error: {e}") from None
-    for split in (args.train_split, args.eval_split):
-        if split not in ds:
-            raise SystemExit(f"error: dataset {args.dataset} has no {split!r} split; it has {sorted(ds)}")
-    labeled, unlabeled = split_labeled(ds[args.train_split], args.labeled_fraction, args.seed)
-    unlabeled_parts = [unlabeled] if len(unlabeled) else []
-    if args.unlabeled_split and args.unlabeled_split in ds:
-        unlabeled_parts.append(ds[args.unlabeled_split])
-    unlabeled = (
-        datasets.concatenate_datasets([d.select_columns(["image"]) for d in unlabeled_parts]) if unlabeled_parts else None
-    )
-    use_cps = args.cps_weight > 0
-    if use_cps and unlabeled is None:
-        raise SystemExit("error: --cps-weight > 0 needs unlabeled images: a --labeled-fraction below 1 or an unlabeled split")
-    if not use_cps:
-        unlabeled = None  # the supervised baseline sees only the labeled images
-    if len(labeled) < args.batch_size * accelerator.num_processes:
-        raise SystemExit(f"error: {len(labeled)} labeled images, fewer than one batch ({args.batch_size} x {accelerator.num_processes} processes)")
-    if unlabeled is not None and len(unlabeled) < args.unlabeled_batch_size * accelerator.num_processes:
-        raise SystemExit(f"error: {len(unlabeled)} unlabeled images, fewer than one unlabeled batch")
-    eval_splits = [args.eval_split] + ([args.test_split] if args.test_split in ds and args.test_split != args.eval_split else [])
-
+    # ---------------------------------------------------------------- Data
+    data = load_data(args, accelerator.num_processes)
+    schema = data.schema
     config = {  # the resolved config, saved in every checkpoint; JSON round trip so a saved one compares equal
         **json.loads(json.dumps(vars(args))),
         "schema": schema.name,
-        "labeled_images": len(labeled),
-        "unlabeled_images": 0 if unlabeled is None else len(unlabeled),
+        "labeled_images": len(data.labeled),
+        "unlabeled_images": 0 if data.unlabeled is None else len(data.unlabeled),
         "num_processes": accelerator.num_processes,
     }
     logger.info("config:\n%s", "\n".join(f"  {k}: {json.dumps(v)}" for k, v in config.items()), main_process_only=True)
-
-    # ---------------------------------------------------------------- Models (A and B differ in what is not pretrained)
-    try:
-        set_seed(args.seed)
-        model_a = build_model(args.init, schema, args.scratch_size, **(args.scratch_config or {}))
-        set_seed(args.seed + 1)
-        model_b = build_model(args.init, schema, args.scratch_size, **(args.scratch_config or {}))
-    except ModelLoadError as e:
-        raise SystemExit(f"error: {e}") from None
-    set_seed(args.seed)
     processor = make_processor(args.eval_size)
+    loader_x, loader_u, eval_loaders, eval_groups = make_loaders(args, data, processor)
 
-    # ---------------------------------------------------------------- Data loaders
-    augment = Augment(
-        base_size=args.eval_size, crop_size=args.crop_size, scale_range=tuple(args.scale_range), hflip_p=args.hflip_p,
-        jitter_p=args.jitter_p, grayscale_p=args.grayscale_p, blur_p=args.blur_p, lineart_p=args.lineart_p,
-    )
-    loader_kwargs = dict(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
-    labeled = labeled.select_columns(["image", "label"]).with_transform(
-        TrainTransform(augment, processor, table, source_schema.num_classes)
-    )
-    loader_x = DataLoader(labeled, batch_size=args.batch_size, shuffle=True, drop_last=True, **loader_kwargs)
-    loaders_u = []
-    if unlabeled is not None:
-        unlabeled = unlabeled.with_transform(TrainTransform(augment, processor))
-        loaders_u = [DataLoader(unlabeled, batch_size=args.unlabeled_batch_size, shuffle=True, drop_last=True, **loader_kwargs)]
-    eval_loaders, eval_groups = {}, {}
-    for split in eval_splits:
-        eval_groups[split] = group_names(ds[split])
-        columns = ["image", "label"] + (["difficulty"] if eval_groups[split] else [])
-        rows = ds[split].select_columns(columns).with_transform(
-            EvalTransform(processor, table, source_schema.num_classes, "difficulty" if eval_groups[split] else None, eval_groups[split])
-        )
-        eval_loaders[split] = DataLoader(rows, batch_size=args.eval_batch_size, collate_fn=pad_collate, num_workers=args.num_workers)
-
-    # ---------------------------------------------------------------- Optimizers and schedules
+    # ---------------------------------------------------------------- Models, optimizers and schedules
+    model_a, model_b = build_models(args, schema)
     opt_a, opt_b = make_optimizer(model_a, args), make_optimizer(model_b, args)
     sched_a, sched_b = (
         # with --max-steps 0 the schedule never runs, but it needs a decay step to be built
@@ -493,39 +385,36 @@ def main(argv: list[str] | None = None) -> dict:
         )
         for opt in (opt_a, opt_b)
     )
-
-    # ---------------------------------------------------------------- Prepare everything with accelerator
+    loaders_u = [loader_u] if loader_u is not None else []
     model_a, model_b, opt_a, opt_b, sched_a, sched_b, loader_x, *loaders_u = accelerator.prepare(
         model_a, model_b, opt_a, opt_b, sched_a, sched_b, loader_x, *loaders_u
     )
     eval_loaders = {split: accelerator.prepare(loader) for split, loader in eval_loaders.items()}
     progress = Progress()
     accelerator.register_for_checkpointing(progress)
-
     if args.resume and previous:
-        saved = json.loads((previous[-1] / "config.json").read_text())
-        check_resume_config(saved, config)
+        check_resume_config(json.loads((previous[-1] / "config.json").read_text()), config)
         accelerator.load_state(str(previous[-1]))
         logger.info("resumed from %s (step %d)", previous[-1], progress.step, main_process_only=True)
     elif args.resume:
         logger.info("no checkpoint in %s; starting from step 0", ckpt_root, main_process_only=True)
-
     tracker_config = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in config.items()}
     accelerator.init_trackers("cotrain", config=tracker_config)
 
     # ---------------------------------------------------------------- Train!
+    cps = cps_config(args)
     batches_x = batches(accelerator, loader_x, progress.step)
-    batches_u = batches(accelerator, loaders_u[0], max(0, progress.step - args.cps_warmup_steps)) if loaders_u else None
+    batches_u = batches(accelerator, loaders_u[0], max(0, progress.step - cps.warmup_steps)) if loaders_u else None
     bar = tqdm(total=args.max_steps, initial=progress.step, desc="cotrain", disable=not accelerator.is_local_main_process)
-    logged: dict[str, list] = {}  # loss name -> [sum, count] since the last log
-    evaluations: dict[int, tuple] = {}  # step -> evaluation of the eval split, kept for the best and latest
+    logged: dict[str, tuple] = {}  # loss name -> (sum, count) since the last log
+    evaluations: dict[int, Evaluation] = {}  # step -> evaluation of the eval split, kept for the best and latest
     model_a.train()
     model_b.train()
     for step in range(progress.step + 1, args.max_steps + 1):
         batch_x = next(batches_x)
-        cps_weight = cps_weight_at(step, args) if batches_u is not None else 0.0
+        cps_weight = cps.weight_at(step) if batches_u is not None else 0.0
         u = next(batches_u)["pixel_values"] if cps_weight > 0 else None
-        losses = train_step(model_a, model_b, batch_x["pixel_values"], batch_x["labels"], u, args, accelerator.backward, cps_weight)
+        losses = train_step(model_a, model_b, batch_x["pixel_values"], batch_x["labels"], u, cps, step, accelerator.backward)
         for opt, sched in ((opt_a, sched_a), (opt_b, sched_b)):
             opt.step()
             sched.step()
@@ -546,12 +435,12 @@ def main(argv: list[str] | None = None) -> dict:
 
         new_best = False
         if args.eval_every and (step % args.eval_every == 0 or step == args.max_steps):
-            evaluations[step] = evaluate(accelerator, model_a, model_b, eval_loaders[args.eval_split], schema.num_classes)
-            result = summarize_split(*evaluations[step], eval_groups[args.eval_split], schema)["schemas"][schema.name]
-            accelerator.log({f"eval/mean_iou_{v}": result[v]["mean_iou"] or 0.0 for v in VARIANTS}, step=step)
-            miou = result["A+B"]["mean_iou"] or 0.0
-            logger.info("step %d: %s mean IoU A %.4f B %.4f A+B %.4f", step, args.eval_split,
-                        result["A"]["mean_iou"] or 0.0, result["B"]["mean_iou"] or 0.0, miou, main_process_only=True)
+            evaluations[step] = evaluate(accelerator, model_a, model_b, eval_loaders[args.eval_split], schema)
+            result = summarize_split(evaluations[step], eval_groups[args.eval_split], schema)["schemas"][schema.name]
+            accelerator.log({f"eval/mean_iou_{v}": result[v]["mean_iou"] or 0.0 for v in USES}, step=step)
+            miou = result[ENSEMBLE]["mean_iou"] or 0.0
+            logger.info("step %d: %s mean IoU %s", step, args.eval_split,
+                        " ".join(f"{v} {result[v]['mean_iou'] or 0.0:.4f}" for v in USES), main_process_only=True)
             if miou > progress.best_miou:
                 progress.best_step, progress.best_miou, new_best = step, miou, True
             evaluations = {k: v for k, v in evaluations.items() if k in (step, progress.best_step)}
@@ -559,41 +448,26 @@ def main(argv: list[str] | None = None) -> dict:
             save_checkpoint(accelerator, ckpt_root, step, config, keep={step, progress.best_step})
     bar.close()
 
-    # ---------------------------------------------------------------- Export, final evaluation, model cards
+    # ---------------------------------------------------------------- Export, final evaluation, outputs
     last_step = progress.step
     exported = "best" if args.export == "best" and progress.best_step > 0 else "last"
     if exported == "best" and progress.best_step != last_step:
-        accelerator.load_state(str(ckpt_root / f"step-{progress.best_step:08d}"))
+        accelerator.load_state(str(checkpoint_dir(ckpt_root, progress.best_step)))
     export_step = progress.step
     splits = {}
     for split, loader in eval_loaders.items():
         if split == args.eval_split and export_step in evaluations:
-            cms, groups = evaluations[export_step]
+            evaluation = evaluations[export_step]
         else:
-            cms, groups = evaluate(accelerator, model_a, model_b, loader, schema.num_classes)
-        splits[split] = summarize_split(cms, groups, eval_groups[split], schema)
+            evaluation = evaluate(accelerator, model_a, model_b, loader, schema)
+        splits[split] = summarize_split(evaluation, eval_groups[split], schema)
     metrics = {"step": export_step, "trained_steps": last_step, "exported": exported, "best_step": progress.best_step,
                "splits": splits, "config": config}
-
     if accelerator.is_main_process:
-        dataset_id = args.dataset_id or args.dataset
-        repo_ids = {b: f"{args.push_to_hub}-{b.lower()}" if args.push_to_hub else str(output_dir / f"model_{b.lower()}") for b in "AB"}
-        for branch, model in (("A", model_a), ("B", model_b)):
-            out = output_dir / f"model_{branch.lower()}"
-            save_model(accelerator.unwrap_model(model), processor, out)
-            sibling = repo_ids["B" if branch == "A" else "A"]
-            card = render_model_card(branch=branch, repo_id=repo_ids[branch], sibling_id=sibling, metrics=metrics,
-                                     config=config, dataset_id=dataset_id, class_names=list(schema.names))
-            (out / "README.md").write_text(card, encoding="utf-8")
-        tmp = output_dir / "metrics.json.tmp"
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-        os.replace(tmp, output_dir / "metrics.json")
-        summary = splits[eval_splits[-1]]["schemas"][schema.name]
-        logger.info("%s mean IoU: A %.4f, B %.4f, A+B %.4f (weights of step %d, %s)", eval_splits[-1],
-                    *(summary[v]["mean_iou"] or 0.0 for v in VARIANTS), export_step, exported)
-        if args.push_to_hub:
-            push_models(output_dir, repo_ids, args.hub_private)
-            logger.info("pushed %s and %s", repo_ids["A"], repo_ids["B"])
+        save_outputs(args, accelerator, {"A": model_a, "B": model_b}, processor, metrics, schema)
+        summary = splits[list(splits)[-1]]["schemas"][schema.name]
+        logger.info("%s mean IoU: %s (weights of step %d, %s)", list(splits)[-1],
+                    ", ".join(f"{v} {summary[v]['mean_iou'] or 0.0:.4f}" for v in USES), export_step, exported)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return metrics

@@ -15,6 +15,7 @@ from typing import Mapping
 import numpy as np
 from PIL import Image
 
+from animeparse.metadata import DIFFICULTIES, STYLES
 from animeparse.synth.background import BACKGROUNDS, SIMPLE_BACKGROUNDS, render_background
 from animeparse.synth.canvas import Canvas
 from animeparse.synth.character import VIEWS, CharacterSpec, draw_character, sample_character
@@ -25,11 +26,6 @@ from animeparse.synth.materials import Inker
 from animeparse.synth.occluders import OCCLUDERS, composite, draw_occluders
 from animeparse.synth.shading import SHADINGS, Look, compose
 
-STYLES = ("color", "lineart", "manga")
-"""``color``: filled and shaded (see SHADINGS); ``lineart``: a sketch, white fills and dark lines,
-often with pencil texture; ``manga``: black and white with screentone."""
-
-DIFFICULTIES = ("easy", "medium", "hard")
 FRAMINGS = ("portrait", "bust", "half", "full", "chibi")
 MAX_CHARACTERS = 5
 MIN_SIZE, MAX_SIZE = 64, 2048

@@ -1,0 +1,71 @@
+"""A resumable training run with accelerate: its counters, checkpoints written whole, and a data
+order that a resumed run replays exactly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+from accelerate import Accelerator
+
+
+@dataclass
+class Progress:
+    """Counters stored in every checkpoint beside the models, optimizers, schedulers and RNG."""
+
+    step: int = 0
+    best_step: int = -1
+    best_miou: float = -1.0
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+def batches(accelerator: Accelerator, loader, start: int) -> Iterator[dict]:
+    """Endless batches from a prepared loader, starting after ``start`` consumed batches, so a
+    resumed run sees the data order of an uninterrupted one (epoch seeds, skipped batches)."""
+    epoch, skip = divmod(start, len(loader))
+    while True:
+        epoch_loader = accelerator.skip_first_batches(loader, skip) if skip else loader
+        epoch_loader.set_epoch(epoch)
+        yield from epoch_loader
+        epoch, skip = epoch + 1, 0
+
+
+def checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (unfinished ones are hidden ``.tmp-`` folders)."""
+    return sorted(root.glob("step-*")) if root.is_dir() else []
+
+
+def checkpoint_dir(root: Path, step: int) -> Path:
+    return root / f"step-{step:08d}"
+
+
+def save_checkpoint(accelerator: Accelerator, root: Path, step: int, config: dict, keep: set[int]) -> None:
+    """Write the accelerate state and config into a temporary folder, then rename it into place,
+    so a killed run never leaves a half-written checkpoint; then drop all but ``keep`` steps.
+
+    Every process writes its own RNG state into the folder, so its name is fixed (not the random
+    one of :func:`animeparse.files.atomic_dir`) and the processes meet before and after."""
+    final = checkpoint_dir(root, step)
+    tmp = root / f".tmp-{final.name}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for old in checkpoints(root):
+            if int(old.name.split("-")[1]) not in keep:
+                shutil.rmtree(old)
+    accelerator.wait_for_everyone()

@@ -1,0 +1,81 @@
+"""Evaluating the two co-trained branches on a split, as training and the model cards report it.
+
+Label maps are made by :func:`animeparse.inference.class_scores`, the rule the app and the batch
+command use, under the trained schema and under each of its merges: a 13-class metric measures
+the 13-class maps a user gets (members' probabilities summed before the argmax), not 16-class
+maps merged afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+
+from animeparse.branches import USES, needed_branches
+from animeparse.inference import class_scores, label_map
+from animeparse.labels import Schema, remap_table, schema_choices
+from animeparse.metrics import confusion_matrices, summarize, summarize_groups
+
+Evaluation = tuple[dict[str, torch.Tensor], torch.Tensor]
+"""Per-image confusion matrices (n, len(USES), C, C) for each schema name, and each image's group."""
+
+
+def image_confusions(
+    logits: dict[str, torch.Tensor], labels: torch.Tensor, schema: Schema, views: Sequence[Schema]
+) -> dict[str, torch.Tensor]:
+    """Confusion matrices (len(USES), C, C) of one image for each schema of ``views``: its
+    branches' (C, h, w) ``logits`` against its (H, W) ``labels`` in ``schema``'s ids."""
+    size = tuple(labels.shape)
+    out = {}
+    for view in views:
+        lut = torch.as_tensor(remap_table(schema, view).astype(np.int64), device=labels.device)
+        target = labels.long() if view == schema else lut[labels.long()]
+        preds = torch.stack([label_map(class_scores([logits[b] for b in needed_branches(use)], size, schema, view))
+                             for use in USES])
+        out[view.name] = confusion_matrices(preds, target.expand(len(USES), *size), view.num_classes)
+    return out
+
+
+@torch.no_grad()
+def evaluate(accelerator: Accelerator, model_a, model_b, loader, schema: Schema) -> Evaluation:
+    """Per-image confusion matrices of A, B and A+B over a whole split (batches from
+    :func:`animeparse.transforms.pad_collate`), for the schema and each of its merges; each
+    image's group. gather_for_metrics drops the samples padded onto the last batches."""
+    views = list(schema_choices(schema).values())
+    model_a.eval()
+    model_b.eval()
+    cms: dict[str, list[torch.Tensor]] = {view.name: [] for view in views}
+    groups = []
+    for batch in loader:
+        logits = {"A": model_a(pixel_values=batch["pixel_values"]).logits,
+                  "B": model_b(pixel_values=batch["pixel_values"]).logits}
+        per_image = [
+            image_confusions({b: v[i] for b, v in logits.items()}, batch["labels"][i, :h, :w], schema, views)
+            for i, (h, w) in enumerate(batch["sizes"].tolist())
+        ]
+        for view in views:
+            cms[view.name].append(accelerator.gather_for_metrics(torch.stack([c[view.name] for c in per_image])))
+        groups.append(accelerator.gather_for_metrics(batch["group"]))
+    model_a.train()
+    model_b.train()
+    return {name: torch.cat(parts).cpu() for name, parts in cms.items()}, torch.cat(groups).cpu()
+
+
+def summarize_split(evaluation: Evaluation, difficulties: list[str], schema: Schema) -> dict:
+    """metrics.json entry of one split: every variant, overall and per difficulty, under the
+    trained schema and each of its merges."""
+    cms, groups = evaluation
+    views = {view.name: view.names for view in schema_choices(schema).values()}
+    return {
+        "num_images": len(groups),
+        "schemas": {
+            name: {
+                use: {**summarize(cms[name][:, v].sum(0), names), "per_difficulty": summarize_groups(cms[name][:, v], groups, difficulties, names)}
+                for v, use in enumerate(USES)
+            }
+            for name, names in views.items()
+        },
+    }
