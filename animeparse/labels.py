@@ -198,6 +198,18 @@ SCHEMA_16 = Schema.from_json(
 SCHEMA_13 = merged_schema(SCHEMA_16, "anime-13")
 MERGE_16_TO_13 = remap_table(SCHEMA_16, SCHEMA_13)
 
+COARSE_GROUPS = {
+    "background": ["background"],
+    "hair": ["hair"],
+    "skin": ["face", "eyes", "eyebrows", "mouth", "skin", "arms", "legs"],
+    "clothes": ["top", "bottom", "legwear", "headwear", "accessories"],
+}
+"""Coarse parts for benchmarks (what matting and colorization need first); animal parts and
+props belong to none of them and are left out of coarse scores."""
+SCHEMA_COARSE = Schema(name="coarse-4", names=tuple(COARSE_GROUPS),
+                       palette=tuple(SCHEMA_16.palette[SCHEMA_16.label2id[m[0]]] for m in COARSE_GROUPS.values()))
+MERGE_16_TO_COARSE = remap_table(SCHEMA_16, SCHEMA_COARSE, COARSE_GROUPS)
+
 
 def schema_choices(schema: Schema) -> dict[str, Schema]:
     """The schemas that ``schema``'s label maps can be shown or trained in, keyed by class count

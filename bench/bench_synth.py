@@ -1,6 +1,7 @@
-"""How fast the renderer makes labeled pictures, against plain PNG encoding of the same pictures.
+"""How fast a picture source makes labeled pictures, against plain PNG encoding of the same pictures.
 
     python bench/bench_synth.py [--num 96] [--size 512] [--workers 2] [--rounds 3]
+    python bench/bench_synth.py --source live2d   # Live2D characters (npm packages installed first)
 
 Each round, one after another so that machine noise hits all alike:
 
@@ -25,8 +26,10 @@ import time
 
 from PIL import Image
 
+from animeparse.live2d import scene as live2d_scene
+from animeparse.live2d.characters import available_models, install
 from animeparse.synth.batch import RenderPool
-from animeparse.synth.scene import MAX_SIZE, MIN_SIZE
+from animeparse.synth.scene import MAX_SIZE, MIN_SIZE, render
 
 
 def png_bytes(pair: tuple[Image.Image, Image.Image]) -> int:
@@ -51,31 +54,36 @@ def main() -> None:
     p.add_argument("--size", type=int, default=512, help=f"picture side, {MIN_SIZE} to {MAX_SIZE} (default 512)")
     p.add_argument("--workers", type=int, default=2, help="processes for the parallel runs (default 2)")
     p.add_argument("--rounds", type=int, default=3, help="measurement rounds; the median is reported (default 3)")
+    p.add_argument("--source", default="synth", choices=["synth", "live2d"], help="procedural renderer or Live2D characters")
     args = p.parse_args()
     if args.num < 1 or args.rounds < 1 or args.workers < 1:
         p.error("--num, --rounds and --workers must be at least 1")
     if not MIN_SIZE <= args.size <= MAX_SIZE:
         p.error(f"--size {args.size}: must be from {MIN_SIZE} to {MAX_SIZE}")
 
+    source, controls = render, {}
+    if args.source == "live2d":
+        source, controls = live2d_scene.render, {"models": tuple(available_models()), "cache": str(install(available_models()))}
     results: dict[str, list[float]] = {k: [] for k in ("render_par", "render_one", "png_par", "png_one")}
     cpu: list[float] = []
-    with RenderPool(args.workers) as pool, RenderPool(1) as single, \
+    with RenderPool(args.workers, render=source) as pool, RenderPool(1, render=source) as single, \
             multiprocessing.get_context("spawn").Pool(args.workers) as png_pool:
-        list(pool.samples(range(args.workers * 4), args.size))  # start the workers before timing
+        list(pool.samples(range(args.workers * 4), args.size, **controls))  # start the workers before timing
+        list(single.samples(range(1), args.size, **controls))
         png_pool.map(png_bytes, [(Image.new("RGB", (8, 8)), Image.new("L", (8, 8)))] * args.workers)
         for r in range(args.rounds):
             seeds = range(r * args.num, (r + 1) * args.num)
             pictures: list = []
-            results["render_par"].append(rate(lambda: pictures.extend(pool.samples(seeds, args.size)), args.num))
+            results["render_par"].append(rate(lambda: pictures.extend(pool.samples(seeds, args.size, **controls)), args.num))
             start_cpu = time.process_time()
-            results["render_one"].append(rate(lambda: list(single.samples(seeds, args.size)), args.num))
+            results["render_one"].append(rate(lambda: list(single.samples(seeds, args.size, **controls)), args.num))
             cpu.append((time.process_time() - start_cpu) / args.num)
             pairs = [(s.image, s.label) for s in pictures]
             results["png_par"].append(rate(lambda: png_pool.map(png_bytes, pairs, chunksize=4), args.num))
             results["png_one"].append(rate(lambda: [png_bytes(x) for x in pairs], args.num))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}/s" for k, v in results.items()))
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"\n{args.size}x{args.size}, {args.num} pictures per run, median of {args.rounds} rounds")
+    print(f"\n{args.source}: {args.size}x{args.size}, {args.num} pictures per run, median of {args.rounds} rounds")
     print(f"render, {args.workers} workers: {med['render_par']:7.1f} labeled pictures/s")
     print(f"render, 1 process:  {med['render_one']:7.1f} labeled pictures/s")
     print(f"PNG encode (image + label), {args.workers} workers: {med['png_par']:7.1f} pictures/s")

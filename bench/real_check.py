@@ -97,6 +97,38 @@ def save_overlay(prediction, path: Path, size: int = 320) -> None:
     img.save(path)
 
 
+def renpy_check(root: Path, branches, out: Path, n_backgrounds: int = 3) -> dict[tuple[str, str], float]:
+    """Foreground IoU of each variant (white, busy, lineart) and model use (A, B, A+B), averaged
+    over the sprites under ``root`` (the unpacked packages); overlays and overview.png go to ``out``."""
+    sprites, bg_paths, concerts = find_images(root)
+    backgrounds = [Image.open(p) for p in bg_paths[:n_backgrounds]]
+    out.mkdir(parents=True, exist_ok=True)
+    scores: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for path in sprites:
+        sprite = Image.open(path).convert("RGBA")
+        truth = truth_mask(sprite)
+        for variant, image in variants(sprite, backgrounds).items():
+            prediction = predict(branches, image, ENSEMBLE, name=path.stem)
+            for use in USES:
+                scores[("busy" if variant.startswith("busy") else variant, use)].append(
+                    iou(prediction.labels(use, prediction.schema) > 0, truth)
+                )
+            save_overlay(prediction, out / f"{path.stem.replace(' ', '_')}_{variant}.png")
+    for path in concerts:
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((1024, 1024))
+        save_overlay(predict(branches, image, ENSEMBLE, name=path.stem), out / f"{path.stem}.png", size=480)
+    overview(sorted(out.glob("*.png")), out / "overview.png")
+    return {key: float(np.mean(v)) for key, v in scores.items()}
+
+
+def print_renpy(scores: dict[tuple[str, str], float]) -> None:
+    print("Ren'Py sprites, foreground IoU (character vs background)")
+    print(f"{'variant':10s}" + "".join(f"{u:>8s}" for u in USES))
+    for variant in ("white", "busy", "lineart"):
+        print(f"{variant:10s}" + "".join(f"{scores[(variant, u)]:8.3f}" for u in USES))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--renpy", type=Path, help="folder where the renpy .debs were unpacked (default: download them)")
@@ -108,34 +140,10 @@ def main() -> None:
     if args.backgrounds < 0:
         parser.error("--backgrounds must be >= 0")
 
+    branches = load_branches({"A": args.model_a, "B": args.model_b})
     with tempfile.TemporaryDirectory() as tmp:
-        root = args.renpy or unpack_packages(Path(tmp))
-        sprites, bg_paths, concerts = find_images(root)
-        backgrounds = [Image.open(p) for p in bg_paths[: args.backgrounds]]
-        branches = load_branches({"A": args.model_a, "B": args.model_b})
-        args.out.mkdir(parents=True, exist_ok=True)
-
-        scores: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for path in sprites:
-            sprite = Image.open(path).convert("RGBA")
-            truth = truth_mask(sprite)
-            for variant, image in variants(sprite, backgrounds).items():
-                prediction = predict(branches, image, ENSEMBLE, name=path.stem)
-                for use in USES:
-                    scores[("busy" if variant.startswith("busy") else variant, use)].append(
-                        iou(prediction.labels(use, prediction.schema) > 0, truth)
-                    )
-                save_overlay(prediction, args.out / f"{path.stem.replace(' ', '_')}_{variant}.png")
-        for path in concerts:
-            image = Image.open(path).convert("RGB")
-            image.thumbnail((1024, 1024))
-            save_overlay(predict(branches, image, ENSEMBLE, name=path.stem), args.out / f"{path.stem}.png", size=480)
-
-    print(f"foreground IoU (character vs background), {len(sprites)} sprites")
-    print(f"{'variant':10s}" + "".join(f"{u:>8s}" for u in USES))
-    for variant in ("white", "busy", "lineart"):
-        print(f"{variant:10s}" + "".join(f"{np.mean(scores[(variant, u)]):8.3f}" for u in USES))
-    overview(sorted(args.out.glob("*.png")), args.out / "overview.png")
+        scores = renpy_check(args.renpy or unpack_packages(Path(tmp)), branches, args.out, args.backgrounds)
+    print_renpy(scores)
     print(f"overlays in {args.out}, a sample of them in {args.out / 'overview.png'}")
 
 

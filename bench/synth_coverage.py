@@ -1,6 +1,7 @@
 """Class and tag histogram of a sample of rendered pictures.
 
     python bench/synth_coverage.py [--num 1000] [--size 512] [--seed 0] [--workers 2]
+    python bench/synth_coverage.py --source live2d   # Live2D characters (npm packages installed first)
 
 Prints, for each of the 16 classes, the share of pictures that contain it and its share of all
 pixels; then the counts per style, difficulty, number of characters, framing, shading and
@@ -17,8 +18,10 @@ from collections import Counter
 import numpy as np
 
 from animeparse.labels import SCHEMA_16
+from animeparse.live2d import scene as live2d_scene
+from animeparse.live2d.characters import available_models, install
 from animeparse.synth.batch import RenderPool
-from animeparse.synth.scene import DIFFICULTIES, MAX_SIZE, MIN_SIZE, STYLES
+from animeparse.synth.scene import DIFFICULTIES, MAX_SIZE, MIN_SIZE, STYLES, render
 
 
 def main() -> int:
@@ -28,6 +31,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0, help="first seed; the sample is seeds seed .. seed+num-1 (default 0)")
     p.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
     p.add_argument("--min-share", type=float, default=0.05, help="least share of pictures each class must reach (default 0.05)")
+    p.add_argument("--source", default="synth", choices=["synth", "live2d"], help="procedural renderer or Live2D characters")
+    p.add_argument("--photos", help="live2d: folder of background photographs (default: the renderer's backgrounds)")
     args = p.parse_args()
     if args.num < 1 or args.workers < 1 or args.seed < 0:
         p.error("--num and --workers must be at least 1, --seed at least 0")
@@ -36,19 +41,24 @@ def main() -> int:
 
     k = SCHEMA_16.num_classes
     present, pixels = np.zeros(k, np.int64), np.zeros(k, np.int64)
-    tags: dict[str, Counter] = {t: Counter() for t in ("style", "difficulty", "characters", "framing", "shading", "background")}
-    with RenderPool(args.workers) as pool:
-        for s in pool.encoded(range(args.seed, args.seed + args.num), args.size):
+    source, controls, tag_names = render, {}, ("framing", "shading", "background")
+    if args.source == "live2d":
+        source, tag_names = live2d_scene.render, ("framing", "background", "character")
+        controls = {"models": tuple(available_models()), "cache": str(install(available_models())), "photos": args.photos}
+    tags: dict[str, Counter] = {t: Counter() for t in ("style", "difficulty", "characters", *tag_names)}
+    with RenderPool(args.workers, render=source) as pool:
+        for s in pool.encoded(range(args.seed, args.seed + args.num), args.size, **controls):
             counts = np.bincount(s.label.ravel(), minlength=k)[:k]
             present += counts > 0
             pixels += counts
             tags["style"][s.style] += 1
             tags["difficulty"][s.difficulty] += 1
             tags["characters"][s.num_characters] += 1
-            for t in ("framing", "shading", "background"):
-                tags[t][s.tags[t]] += 1
+            for t in tag_names:
+                for value in s.tags[t].split(","):  # a picture of two characters counts both
+                    tags[t][value] += 1
 
-    print(f"{args.num} pictures, {args.size}x{args.size}, seeds {args.seed}..{args.seed + args.num - 1}\n")
+    print(f"{args.source}: {args.num} pictures, {args.size}x{args.size}, seeds {args.seed}..{args.seed + args.num - 1}\n")
     print(f"{'id':>2} {'class':<13} {'pictures':>9} {'pixels':>8}")
     for i, name in enumerate(SCHEMA_16.names):
         flag = "" if present[i] >= args.min_share * args.num else f"   < {args.min_share:.0%}"

@@ -8,6 +8,7 @@ One command builds one split from one source; `--add` puts more splits into an e
     python hf_dataset/build.py labelme --annotations test/ --split test --out my_parts --add
     python hf_dataset/build.py unlabeled --images raw/ --out my_parts --add --push-to-hub my-org/my-parts
     python hf_dataset/build.py synth --out synth_parts --num-train 8000 --num-unlabeled 32000 --num-validation 500 --num-test 500 --seed 0
+    python hf_dataset/build.py live2d --out live2d_parts --num-train 4000 --num-unlabeled 4000 --num-validation 150 --num-test 300 --photos debian
 
 The repo holds `data/<split>-NNNNN-of-NNNNN.parquet`, `README.md` (dataset card), `id2label.json`
 and `schema.json`; `datasets.load_dataset("my_parts")` loads it, as it loads the pushed copy by id.
@@ -34,6 +35,11 @@ from PIL import Image
 
 from animeparse.data import load_dataset_schema
 from animeparse.labels import SCHEMA_16, Schema, get_schema, remap, remap_table
+from animeparse.live2d import scene as live2d_scene
+from animeparse.live2d.backgrounds import PACKAGES as PHOTO_PACKAGES
+from animeparse.live2d.backgrounds import fetch as fetch_photos
+from animeparse.live2d.characters import TERMS as LIVE2D_TERMS
+from animeparse.live2d.characters import Mapping, available_models, install
 from animeparse.synth.batch import RenderPool, split_seeds
 from animeparse.synth.scene import MAX_SIZE, MIN_SIZE
 from hf_dataset.annotations import (
@@ -219,6 +225,96 @@ def check_synth_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error(f"--workers {args.workers}: must be 1 or more")
 
 
+LIVE2D_HELDOUT = ("izumi", "haruto")
+"""Characters kept out of training: an adult and a chibi; they make the validation and test splits."""
+
+
+def live2d_split_models(args: argparse.Namespace) -> dict[str, tuple[str, ...]]:
+    """Which models each split draws from: train and unlabeled from the training models, validation
+    and test from the held-out ones (never seen in training)."""
+    train = tuple(args.train_models or [m for m in available_models() if m not in args.heldout_models])
+    unlabeled = tuple(args.unlabeled_models or train)
+    return {"train": train, "unlabeled": unlabeled, "validation": tuple(args.heldout_models), "test": tuple(args.heldout_models)}
+
+
+def live2d_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
+    """Pictures of posed Live2D sample characters (animeparse.live2d) with exact labels. The npm
+    packages are installed into the cache first; ``--photos debian`` fetches the photographs."""
+    models = live2d_split_models(args)
+    counts = {split: n for split in SYNTH_SPLITS if (n := getattr(args, f"num_{split}"))}
+    cache = install(sorted({m for split in counts for m in models[split]}), args.live2d_cache)
+    photos = str(fetch_photos(args.live2d_cache)) if args.photos == "debian" else args.photos
+    table = remap_table(SCHEMA_16, schema)
+    pool = RenderPool(args.workers, render=live2d_scene.render)
+
+    def rows(split: str, count: int) -> Iterator[Mapping]:
+        try:
+            seeds = split_seeds(args.seed, SYNTH_SPLITS.index(split), count)
+            encoded = pool.encoded(seeds, args.size, models=models[split], cache=str(cache), photos=photos)
+            for i, r in enumerate(encoded):
+                label = remap(r.label, table) if split != "unlabeled" else None
+                yield make_row({"bytes": r.image_png, "path": None}, label, f"live2d-{split}-{i:06d}.png",
+                               {"difficulty": r.difficulty, "style": r.style, "source": "live2d",
+                                "character": r.tags["character"]}, r.num_characters)
+        finally:
+            if split == list(counts)[-1]:
+                pool.close()
+
+    return {split: rows(split, n) for split, n in counts.items()}
+
+
+def live2d_sources(args: argparse.Namespace) -> str:
+    """The dataset card's "Sources and terms" section for a Live2D build."""
+    models = live2d_split_models(args)
+    lines = [f"Pictures drawn by animeparse from {LIVE2D_TERMS}",
+             "Do not redistribute this dataset; keep it private.", "",
+             "| split | characters (models) |", "|---|---|"]
+    for split in SYNTH_SPLITS:
+        if getattr(args, f"num_{split}"):
+            names = sorted({f"{Mapping.load(m).character} ({m})" for m in models[split]})
+            lines.append(f"| {split} | {', '.join(names)} |")
+    if args.photos == "debian":
+        lines += ["", "Background photographs and artwork from Debian packages: "
+                  + "; ".join(f"{p}, {lic}" for p, lic in PHOTO_PACKAGES.items()) + "."]
+    elif args.photos:
+        lines += ["", "Background photographs from a local folder of the builder's own."]
+    return "\n".join(lines)
+
+
+def add_live2d_arguments(p: argparse.ArgumentParser) -> None:
+    add_synth_arguments(p)
+    models = ", ".join(available_models())
+    p.add_argument("--train-models", nargs="+", metavar="MODEL",
+                   help=f"models of the train split (default: every model not held out; known: {models})")
+    p.add_argument("--unlabeled-models", nargs="+", metavar="MODEL",
+                   help="models of the unlabeled split (default: the train models, in other pictures)")
+    p.add_argument("--heldout-models", nargs="+", metavar="MODEL", default=list(LIVE2D_HELDOUT),
+                   help=f"held-out models of the validation and test splits (default: {' '.join(LIVE2D_HELDOUT)})")
+    p.add_argument("--photos", metavar="DIR|debian",
+                   help="background photographs: a folder of pictures, or 'debian' to fetch Debian's free wallpaper "
+                        "packages (default: the procedural renderer's backgrounds only)")
+    p.add_argument("--live2d-cache", type=Path, default=None,
+                   help="where npm packages and photographs are cached (default: $ANIMEPARSE_LIVE2D_CACHE or ~/.cache/animeparse/live2d)")
+
+
+def check_live2d_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    check_synth_args(parser, args)
+    known = available_models()
+    for option in ("train_models", "unlabeled_models", "heldout_models"):
+        unknown = [m for m in getattr(args, option) or [] if m not in known]
+        if unknown:
+            parser.error(f"--{option.replace('_', '-')}: unknown models {unknown}; known: {', '.join(known)}")
+    held = {Mapping.load(m).character for m in args.heldout_models}
+    split_models = live2d_split_models(args)
+    leaked = sorted(held & {Mapping.load(m).character for m in split_models["train"] + split_models["unlabeled"]})
+    if leaked:
+        parser.error(f"characters {leaked} are both held out and in training; splits must not share characters")
+    if not split_models["train"]:
+        parser.error("--heldout-models leaves no model for training")
+    if args.photos not in (None, "debian") and not Path(args.photos).is_dir():
+        parser.error(f"--photos {args.photos}: not a folder")
+
+
 # ---------------------------------------------------------------- building
 
 
@@ -276,6 +372,7 @@ def build(args: argparse.Namespace) -> dict[str, int]:
             license = DatasetCard.load(args.out / "README.md").data.license
         splits = {split: stored_rows(shards) for split, shards in existing_splits(args.out).items()}
     new = args.source(args, schema)
+    sources = args.sources(args) if args.sources else kept_sources(args)
     replaced = sorted(set(new) & set(splits))
     if replaced and not args.overwrite:
         raise FileExistsError(f"{args.out} already has split(s) {replaced}; pass --overwrite to replace them")
@@ -288,9 +385,18 @@ def build(args: argparse.Namespace) -> dict[str, int]:
         {split: encoded(rows, stats[split]) for split, rows in splits.items()},
         FEATURES,
         schema,
-        card=lambda counts: render_card(title, schema, stats, license or "unknown"),
+        card=lambda counts: render_card(title, schema, stats, license or "unknown", sources),
         overwrite=args.overwrite or args.add,
     )
+
+
+def kept_sources(args: argparse.Namespace) -> str:
+    """The "Sources and terms" section of the card of the repo being added to (empty if none)."""
+    card = args.out / "README.md"
+    if not (args.add and card.is_file()):
+        return ""
+    _, found, section = card.read_text().partition("## Sources and terms\n")
+    return section if found else ""
 
 
 def push(folder: Path, repo_id: str, private: bool) -> tuple[str, bool]:
@@ -343,7 +449,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_split: str | N
 def add_source(subparsers, name: str, rows: SourceFn, help: str, default_split: str | None = "train") -> argparse.ArgumentParser:
     """Register a source subcommand with the shared options; the caller adds the source's own."""
     parser = subparsers.add_parser(name, help=help, description=help)
-    parser.set_defaults(source=rows)
+    parser.set_defaults(source=rows, sources=None)
     add_common_arguments(parser, default_split)
     return parser
 
@@ -382,11 +488,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "train, unlabeled (labels left out), validation and test splits", default_split=None)
     add_synth_arguments(p)
 
+    p = add_source(sources, "live2d", live2d_rows, "pictures of Live2D's sample characters (installed from npm) with exact labels: "
+                   "train and unlabeled from the training characters, validation and test from held-out characters",
+                   default_split=None)
+    p.set_defaults(sources=live2d_sources)
+    add_live2d_arguments(p)
+
     args = parser.parse_args(argv)
     if hasattr(args, "split") and not SPLIT_NAME.fullmatch(args.split):
         parser.error(f"--split {args.split!r}: use letters, digits and underscores only")
     if args.source_name == "synth":
         check_synth_args(parser, args)
+    if args.source_name == "live2d":
+        check_live2d_args(parser, args)
     if args.push_to_hub and not re.fullmatch(r"[\w.-]+/[\w.-]+", args.push_to_hub):
         parser.error(f"--push-to-hub {args.push_to_hub!r}: expected ORG/NAME")
     if args.out.exists() and not (args.add or args.overwrite):
@@ -400,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         counts = build(args)
-    except (OSError, ValueError) as e:  # bad inputs (AnnotationError, BuildError), an existing split, I/O
+    except (OSError, ValueError) as e:  # bad inputs (AnnotationError, BuildError, Live2DError), an existing split, I/O
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {args.out}: " + ", ".join(f"{split} {n:,} rows" for split, n in counts.items()))

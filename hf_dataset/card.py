@@ -21,6 +21,7 @@ COLUMN_NOTES = {
     "difficulty": "how hard the image is to parse: " + ", ".join(METADATA_VALUES["difficulty"]),
     "style": "drawing style: " + ", ".join(METADATA_VALUES["style"]),
     "source": "where the image comes from (artist, site, renderer)",
+    "character": "which characters the picture shows, comma-separated (empty when unknown)",
     "num_characters": "how many characters the picture shows (empty when unknown)",
 }
 
@@ -42,8 +43,9 @@ def size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def render_card(title: str, schema: Schema, stats: dict[str, SplitStats], license: str) -> str:
-    """README.md text for a repo whose splits have the given stats (splits with no rows are left out)."""
+def render_card(title: str, schema: Schema, stats: dict[str, SplitStats], license: str, sources: str = "") -> str:
+    """README.md text for a repo whose splits have the given stats (splits with no rows are left out);
+    ``sources`` (markdown) says where the pictures come from and on what terms."""
     stats = {split: s for split, s in stats.items() if s.rows}
     data = DatasetCardData(
         license=license,
@@ -59,7 +61,10 @@ def render_card(title: str, schema: Schema, stats: dict[str, SplitStats], licens
     info = DatasetInfo(features=FEATURES, splits=splits, dataset_size=sum(s.num_bytes for s in stats.values()))
     DatasetInfosDict({"default": info}).to_dataset_card_data(data)
     MetadataConfigs({"default": {"data_files": [{"split": split, "path": f"data/{split}-*"} for split in stats]}}).to_dataset_card_data(data)
-    return f"---\n{data.to_yaml()}\n---\n\n{_body(title, schema, stats)}"
+    body = _body(title, schema, stats)
+    if sources:
+        body += f"\n## Sources and terms\n\n{sources.strip()}\n"
+    return f"---\n{data.to_yaml()}\n---\n\n{body}"
 
 
 def _body(title: str, schema: Schema, stats: dict[str, SplitStats]) -> str:

@@ -19,7 +19,7 @@ from animeparse.files import png_bytes
 from animeparse.images import ImageError, open_checked, to_rgb
 from animeparse.metadata import DIFFICULTIES, STYLES
 
-METADATA_COLUMNS = ("difficulty", "style", "source")
+METADATA_COLUMNS = ("difficulty", "style", "source", "character")
 """Optional per-image metadata, read from a CSV keyed by ``file_name``."""
 
 METADATA_VALUES = {"difficulty": DIFFICULTIES, "style": STYLES}

@@ -17,6 +17,7 @@ import numpy as np
 from animeparse.synth.scene import Sample, render
 
 T = TypeVar("T")
+Renderer = Callable[..., Sample]
 
 CHUNK = 4
 """Seeds handed to a worker at a time: large enough to amortise messaging, small enough to balance."""
@@ -57,21 +58,26 @@ def encode(sample: Sample, png_level: int = PNG_LEVEL) -> EncodedSample:
                          sample.num_characters, sample.seed, sample.tags)
 
 
-def _render_encoded(seed: int, size: int, controls: dict) -> EncodedSample:
+def _render_encoded(seed: int, size: int, controls: dict, render: Renderer = render) -> EncodedSample:
     return encode(render(seed, size, **controls))
 
 
-def _render(seed: int, size: int, controls: dict) -> Sample:
+def _render(seed: int, size: int, controls: dict, render: Renderer = render) -> Sample:
     return render(seed, size, **controls)
 
 
 class RenderPool:
-    """A pool of rendering processes (none with ``workers=1``); use as a context manager."""
+    """A pool of rendering processes (none with ``workers=1``); use as a context manager.
 
-    def __init__(self, workers: int = 1):
+    ``render`` is the picture source, the procedural renderer by default; any module-level
+    function ``render(seed, size, **controls) -> Sample`` works (workers import it by name).
+    """
+
+    def __init__(self, workers: int = 1, render: Renderer = render):
         if workers < 1:
             raise ValueError(f"workers={workers}: at least 1")
         self.workers = workers
+        self.render = render
         self._pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
 
     def _map(self, fn: Callable[[int], T], seeds: Iterable[int]) -> Iterator[T]:
@@ -81,11 +87,11 @@ class RenderPool:
 
     def samples(self, seeds: Iterable[int], size: int = 512, **controls) -> Iterator[Sample]:
         """:func:`render` of each seed, in order."""
-        return self._map(partial(_render, size=size, controls=controls), seeds)
+        return self._map(partial(_render, size=size, controls=controls, render=self.render), seeds)
 
     def encoded(self, seeds: Iterable[int], size: int = 512, **controls) -> Iterator[EncodedSample]:
         """Rendered and PNG-encoded in the workers, in order."""
-        return self._map(partial(_render_encoded, size=size, controls=controls), seeds)
+        return self._map(partial(_render_encoded, size=size, controls=controls, render=self.render), seeds)
 
     def close(self) -> None:
         if self._pool is not None:
