@@ -2,6 +2,7 @@
 
     python app.py                                            # models/animeparse-b0, offline
     python app.py --model-a OWNER/NAME-a --model-b OWNER/NAME-b
+    python app.py --backend onnx                             # ONNX Runtime: each model's onnx/ export
     ANIMEPARSE_MODEL_A=OWNER/NAME-a ANIMEPARSE_MODEL_B=OWNER/NAME-b python app.py   # a Space's settings
 
 Each model setting is a Hub id or a local checkpoint folder. Both co-trained branches are loaded
@@ -40,6 +41,7 @@ from animeparse.images import ImageError, fit_within, load_rgb
 from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, MAX_SIDE, Branch, Prediction, load_branches, model_schema, predict
 from animeparse.labels import Schema, schema_choices
 from animeparse.model import ModelLoadError
+from animeparse.onnx_backend import BACKENDS
 from animeparse.outputs import export
 from animeparse.sources import is_local
 
@@ -62,6 +64,8 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
                         help="branch A: Hub id or local folder (env ANIMEPARSE_MODEL_A)")
     parser.add_argument("--model-b", default=env.get("ANIMEPARSE_MODEL_B", DEFAULT_MODEL_B),
                         help="branch B: Hub id or local folder (env ANIMEPARSE_MODEL_B)")
+    parser.add_argument("--backend", default=env.get("ANIMEPARSE_BACKEND", "torch"), choices=BACKENDS,
+                        help="run the models with PyTorch or ONNX Runtime (their onnx/ exports; env ANIMEPARSE_BACKEND)")
     parser.add_argument("--host", default=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to serve on (env GRADIO_SERVER_NAME; a Space sets 0.0.0.0)")
     parser.add_argument("--port", type=int, default=int(env.get("GRADIO_SERVER_PORT", "7860")),
@@ -72,7 +76,7 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def load_models(models: dict[str, str]) -> dict[str, Branch]:
+def load_models(models: dict[str, str], backend: str = "torch") -> dict[str, Branch]:
     """Load the branches, or stop with a message that says how to point the app at models."""
     for name, source in models.items():
         if is_local(source) and not Path(source).is_dir():
@@ -82,14 +86,14 @@ def load_models(models: dict[str, str]) -> dict[str, Branch]:
                 "or python app.py --model-a ... --model-b ..."
             )
     try:
-        return load_branches(models)
+        return load_branches(models, backend)
     except ModelLoadError as e:
         raise SystemExit(f"animeparse app: {e}") from None
 
 
 # Imported (tests, benchmarks), the app takes its settings from the environment alone.
 SETTINGS = read_settings(sys.argv[1:] if __name__ == "__main__" else [])
-MODELS = load_models({"A": SETTINGS.model_a, "B": SETTINGS.model_b})
+MODELS = load_models({"A": SETTINGS.model_a, "B": SETTINGS.model_b}, SETTINGS.backend)
 SCHEMA = model_schema(MODELS["A"][0])
 SCHEMAS = schema_choices(SCHEMA)  # "16" -> 16 classes, "13" -> the 13-class merge
 SHARED_NAMES = set.intersection(*(set(s.names) for s in SCHEMAS.values()))

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 
 from animeparse.model import ModelLoadError, load_model, save_model
@@ -86,6 +85,7 @@ class _Logits(torch.nn.Module):
 
 def export_fp32(model, path: Path, example_size: int = 64, opset: int = OPSET) -> None:
     """Write ``model`` (eval mode) as ONNX with dynamic batch, height and width."""
+    import onnx
     from torch.export import Dim
 
     # A batch of two: torch.export fixes a dimension it sees as 1.

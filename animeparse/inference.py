@@ -28,7 +28,8 @@ from transformers import SegformerForSemanticSegmentation, SegformerImageProcess
 
 from animeparse.branches import BRANCHES, ENSEMBLE, needed_branches
 from animeparse.labels import IGNORE_INDEX, Schema, remap_table
-from animeparse.model import ModelLoadError, load_model
+from animeparse.model import ModelLoadError
+from animeparse.onnx_backend import load_backend_model
 
 DEFAULT_MODELS = Path(__file__).resolve().parent.parent / "models" / "animeparse-b0"
 DEFAULT_MODEL_A = str(DEFAULT_MODELS / "model_a")
@@ -50,9 +51,13 @@ def model_schema(model) -> Schema:
     return Schema.from_id2label(model.config.id2label, name=f"{len(model.config.id2label)}-class model")
 
 
-def load_branches(models: Mapping[str, str]) -> dict[str, Branch]:
-    """Load each named branch ({"A": id or path, ...}); all must share one class list."""
-    branches = {name: load_model(source) for name, source in models.items()}
+def load_branches(models: Mapping[str, str], backend: str = "torch") -> dict[str, Branch]:
+    """Load each named branch ({"A": id or path, ...}); all must share one class list.
+
+    ``backend="onnx"`` runs each checkpoint's ``onnx/model.onnx`` (``python -m animeparse.export``)
+    with ONNX Runtime instead of PyTorch; everything else (preprocessing, label maps) is the same.
+    """
+    branches = {name: load_backend_model(source, backend) for name, source in models.items()}
     schemas = {name: model_schema(model) for name, (model, _) in branches.items()}
     first = next(iter(schemas))
     for name, schema in schemas.items():

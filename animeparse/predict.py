@@ -1,7 +1,10 @@
 """The batch command: parse many images, write index maps, color maps and (optionally) overlays.
 
     animeparse-predict INPUT_DIR_OR_FILES --out DIR [--overlays]
-    python -m animeparse.predict INPUT_DIR_OR_FILES --out DIR [--overlays]
+    python -m animeparse.predict INPUT_DIR_OR_FILES --out DIR [--overlays] [--backend onnx]
+
+``--backend onnx`` runs the models' ``onnx/`` exports (``python -m animeparse.export MODEL``) with
+ONNX Runtime; the outputs are the same.
 
 Inference is :mod:`animeparse.inference`, the pictures :mod:`animeparse.drawing`; this module only
 reads the command line, the input files and writes the outputs.
@@ -25,6 +28,7 @@ from animeparse.images import ImageError, fit_within, load_rgb
 from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, MAX_SIDE, Branch, load_branches, model_schema, predict
 from animeparse.labels import Schema, schema_choices
 from animeparse.model import ModelLoadError
+from animeparse.onnx_backend import BACKENDS
 
 OUT_FOLDERS = ("labels", "colors", "overlays")
 """What --out gets: a folder of each kind of output, one PNG per image in each."""
@@ -39,6 +43,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="output folder; gets labels/, colors/ and overlays/")
     parser.add_argument("--model-a", default=DEFAULT_MODEL_A, help="branch A: a Hub id or a local checkpoint folder")
     parser.add_argument("--model-b", default=DEFAULT_MODEL_B, help="branch B: a Hub id or a local checkpoint folder")
+    parser.add_argument(
+        "--backend", default="torch", choices=BACKENDS,
+        help="run the models with PyTorch, or with ONNX Runtime (needs each model's onnx/ export: python -m animeparse.export MODEL)",
+    )
     parser.add_argument("--use", default=ENSEMBLE, choices=USES, help="which branch to use, or A+B: their average")
     parser.add_argument(
         "--classes", default=None, help="class count of the output: 16, or 13 for the merge (default: the models')"
@@ -125,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     models = {"A": args.model_a, "B": args.model_b}
     try:
-        branches = load_branches({name: models[name] for name in needed_branches(args.use)})
+        branches = load_branches({name: models[name] for name in needed_branches(args.use)}, args.backend)
     except ModelLoadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -3,15 +3,25 @@ PyTorch's on synthetic pictures at every shape, the quantized variant, and clear
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
 import torch
+from PIL import Image
 
 from animeparse.export import FP32_FILE, LOGIT_TOLERANCE, ONNX_DIR, QUANTIZED_FILE, ExportError, check, main
+from animeparse.branches import ENSEMBLE
+from animeparse.inference import load_branches, predict
+from animeparse.labels import SCHEMA_16
 from animeparse.model import ModelLoadError, load_model
+from animeparse.predict import main as predict_main
 from animeparse.onnx_backend import OnnxSegmenter, load_backend_model, load_onnx_model
 from animeparse.synth.scene import render
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # (picture seed, picture size, model input (height, width)): the processor's square, other
 # squares, shapes that are not square and not multiples of 32.
@@ -122,3 +132,57 @@ def test_export_command(tiny_model_dir, tmp_path, capsys):
 
     assert main(["someone/some-model"]) == 1
     assert "pass --out DIR" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the backend in the batch command and the app
+
+
+def write_pictures(folder, count: int = 3):
+    folder.mkdir()
+    for seed in range(count):
+        render(seed, 96).image.crop((0, 0, 96, 80 + 8 * seed)).save(folder / f"pic{seed}.png")
+    return folder
+
+
+def test_batch_command_onnx_backend_writes_the_torch_outputs(onnx_model_dir, tmp_path):
+    pictures = write_pictures(tmp_path / "in")
+    outputs = {}
+    for backend in ("torch", "onnx"):
+        out = tmp_path / backend
+        argv = [str(pictures), "--out", str(out), "--model-a", str(onnx_model_dir), "--model-b", str(onnx_model_dir)]
+        assert predict_main([*argv, "--backend", backend]) == 0
+        outputs[backend] = {p.name: np.asarray(Image.open(p)) for p in sorted((out / "labels").iterdir())}
+    assert list(outputs["onnx"]) == ["pic0.png", "pic1.png", "pic2.png"]
+    for name, expected in outputs["torch"].items():
+        assert len(np.unique(expected)) > 1
+        assert (outputs["onnx"][name] == expected).mean() >= 0.999
+
+
+def test_batch_command_without_an_export_says_how_to_make_one(tiny_model_dir, tmp_path, capsys):
+    pictures = write_pictures(tmp_path / "in", 1)
+    argv = [str(pictures), "--out", str(tmp_path / "out"), "--model-a", str(tiny_model_dir), "--use", "A", "--backend", "onnx"]
+    assert predict_main(argv) == 2
+    assert "python -m animeparse.export" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "labels").exists()
+
+
+def test_app_onnx_backend_gives_the_torch_label_maps(onnx_model_dir, tmp_path, monkeypatch):
+    """app.py with ANIMEPARSE_BACKEND=onnx: its API handler returns what the PyTorch models give."""
+    for name in ("ANIMEPARSE_MODEL_A", "ANIMEPARSE_MODEL_B"):
+        monkeypatch.setenv(name, str(onnx_model_dir))
+    monkeypatch.setenv("ANIMEPARSE_BACKEND", "onnx")
+    spec = importlib.util.spec_from_file_location("animeparse_app_onnx", ROOT / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    assert all(isinstance(model, OnnxSegmenter) for model, _ in app.MODELS.values())
+
+    image = render(5, 120).image.crop((0, 0, 120, 90))
+    path = tmp_path / "girl.png"
+    image.save(path)
+    label_file, names = app.parse({"path": str(path)}, ENSEMBLE, "16")
+    got = np.asarray(Image.open(label_file.path))
+    reference = load_branches({"A": str(onnx_model_dir), "B": str(onnx_model_dir)})  # PyTorch
+    expected = predict(reference, image, ENSEMBLE).labels(ENSEMBLE, SCHEMA_16)
+    assert names == list(SCHEMA_16.names)
+    assert got.shape == expected.shape and len(np.unique(expected)) > 1
+    assert (got == expected).mean() >= 0.999

@@ -1,0 +1,109 @@
+"""The ONNX backend end to end: the batch command, torch vs onnx, and the app's prediction vs
+the bare ONNX forward it wraps.
+
+    python -m animeparse.export models/animeparse-b0/model_a    # and model_b: the onnx/ exports
+    python bench/bench_onnx_pipeline.py --pictures DIR [--count 100] [--app-repeats 10]
+
+1. ``python -m animeparse.predict`` (in process, A+B as by default) over the same ``--count``
+   pictures with ``--backend torch`` and ``--backend onnx``: pictures per second, and whether
+   the label maps are the same.
+2. The app's API handler (``app.parse``, model A) on one picture vs ONNX Runtime's forward pass
+   alone on that picture's preprocessed input, interleaved: the ratio is the app's overhead
+   (reading, preprocessing, upsampling, argmax, writing the PNG).
+Times are medians measured side by side in one process; quote the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from animeparse.images import load_rgb
+from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B
+from animeparse.predict import collect_inputs
+from animeparse.predict import main as predict_main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def batch(pictures: list[Path], out: Path, backend: str) -> float:
+    """Seconds the batch command takes over ``pictures``."""
+    started = time.perf_counter()
+    code = predict_main([*map(str, pictures), "--out", str(out), "--backend", backend])
+    if code != 0:
+        raise SystemExit(f"the batch command failed with --backend {backend} (exit {code})")
+    return time.perf_counter() - started
+
+
+def same_labels(a: Path, b: Path) -> float:
+    """Fraction of pixels with the same label over all label maps in two output folders."""
+    same = total = 0
+    for path in sorted((a / "labels").iterdir()):
+        x, y = np.asarray(Image.open(path)), np.asarray(Image.open(b / "labels" / path.name))
+        same += int((x == y).sum())
+        total += x.size
+    return same / total
+
+
+def load_app(backend: str):
+    os.environ["ANIMEPARSE_BACKEND"] = backend
+    spec = importlib.util.spec_from_file_location("animeparse_app", ROOT / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pictures", type=Path, required=True, help="folder of pictures (real art)")
+    parser.add_argument("--count", type=int, default=100, help="pictures for the batch command")
+    parser.add_argument("--app-repeats", type=int, default=10, help="timed rounds of the app vs the bare forward")
+    args = parser.parse_args()
+    pictures = collect_inputs([args.pictures])[: args.count]
+    for model in (DEFAULT_MODEL_A, DEFAULT_MODEL_B):
+        if not (Path(model) / "onnx" / "model.onnx").is_file():
+            raise SystemExit(f"no ONNX export in {model}: run python -m animeparse.export {model}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+
+    # ---------------------------------------------------------------- the batch command
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds = {backend: batch(pictures, Path(tmp) / backend, backend) for backend in ("torch", "onnx")}
+        agreement = same_labels(Path(tmp) / "torch", Path(tmp) / "onnx")
+    sizes = [load_rgb(p).size for p in pictures]
+    print(f"\nbatch command, A+B, {len(pictures)} pictures (median {statistics.median(w * h for w, h in sizes) / 1e6:.2f} MP):")
+    for backend, s in seconds.items():
+        print(f"  {backend:6s} {s:7.1f} s  {len(pictures) / s:5.2f} pictures/s")
+    print(f"  onnx / torch speed: {seconds['torch'] / seconds['onnx']:.2f}x; same label on {100 * agreement:.3f}% of pixels")
+
+    # ---------------------------------------------------------------- the app vs the bare forward
+    app = load_app("onnx")
+    model, processor = app.MODELS["A"]
+    picture = pictures[0]
+    image = load_rgb(picture)
+    feed = {"pixel_values": processor(images=image, return_tensors="np")["pixel_values"]}
+    app.parse({"path": str(picture)}, "A", "16")
+    model.session.run(None, feed)
+    app_ms, bare_ms = [], []
+    for _ in range(args.app_repeats):
+        t = time.perf_counter()
+        app.parse({"path": str(picture)}, "A", "16")
+        app_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        model.session.run(None, feed)
+        bare_ms.append((time.perf_counter() - t) * 1000)
+    a, b = statistics.median(app_ms), statistics.median(bare_ms)
+    print(f"\napp.parse (onnx, model A) on {picture.name} ({image.width}x{image.height}, model input "
+          f"{feed['pixel_values'].shape[2]}x{feed['pixel_values'].shape[3]}): {a:.0f} ms; bare ONNX forward {b:.0f} ms; "
+          f"ratio {a / b:.2f}")
+
+
+if __name__ == "__main__":
+    main()
