@@ -209,6 +209,15 @@ def export_checkpoint(source: str | Path, out: str | Path | None = None, quantiz
     return target
 
 
+def carry_onnx(source: Path, dest: Path, log=print) -> None:
+    """Give the checkpoint copied from ``source`` to ``dest`` an ``onnx/`` folder: ``source``'s
+    own if it has one, else a fresh export (for publishing: a model folder always ships its ONNX)."""
+    if not (source / ONNX_DIR / FP32_FILE).is_file():
+        export_checkpoint(dest, log=log)
+    elif Path(source).resolve() != Path(dest).resolve():
+        shutil.copytree(source / ONNX_DIR, dest / ONNX_DIR, dirs_exist_ok=True)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m animeparse.export",

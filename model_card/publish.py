@@ -2,7 +2,7 @@
 
     python -m model_card.publish outputs/b0-256-cps models/animeparse-b0
 
-Writes DEST/model_a and DEST/model_b (weights, config, image processor, model card) and
+Writes DEST/model_a and DEST/model_b (weights, config, image processor, ONNX export, model card) and
 DEST/metrics.json. This is how the default models in ``models/`` are made from a training run; the
 cards are rendered again so that their usage examples and sibling links point at DEST.
 """
@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from animeparse.branches import BRANCHES
+from animeparse.export import carry_onnx
 from animeparse.files import atomic_dir
 from animeparse.labels import Schema
 from model_card.render import branch_cards
@@ -36,6 +37,7 @@ def publish(run: Path, dest: Path) -> None:
             (staged / folder).mkdir()
             for name in BRANCH_FILES:
                 shutil.copy2(run / folder / name, staged / folder / name)
+            carry_onnx(run / folder, staged / folder)  # the run's onnx/ export, or a fresh one
             (staged / folder / "README.md").write_text(cards[branch], encoding="utf-8")
         (staged / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 

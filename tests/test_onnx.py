@@ -4,6 +4,7 @@ PyTorch's on synthetic pictures at every shape, the quantized variant, and clear
 from __future__ import annotations
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from animeparse.model import ModelLoadError, load_model
 from animeparse.predict import main as predict_main
 from animeparse.onnx_backend import OnnxSegmenter, load_backend_model, load_onnx_model
 from animeparse.synth.scene import render
+from model_card.hub import push_models
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,3 +188,22 @@ def test_app_onnx_backend_gives_the_torch_label_maps(onnx_model_dir, tmp_path, m
     assert names == list(SCHEMA_16.names)
     assert got.shape == expected.shape and len(np.unique(expected)) > 1
     assert (got == expected).mean() >= 0.999
+
+
+# ---------------------------------------------------------------- publishing
+
+
+def test_pushed_models_carry_their_onnx_export(hub, tiny_model_dir, tmp_path):
+    """push_models (train/cotrain.py --push-to-hub) exports a folder that has no onnx/ yet."""
+    folder = tmp_path / "model_a"
+    shutil.copytree(tiny_model_dir, folder)
+    push_models({"A": folder}, {"A": "org/tiny-onnx-a"}, private=False)
+    files = hub.files("org/tiny-onnx-a")
+    assert {"model.safetensors", "config.json", "preprocessor_config.json", "onnx/model.onnx", "onnx/model_quantized.onnx"} <= set(files)
+    assert files["onnx/model.onnx"] == (folder / "onnx" / "model.onnx").read_bytes()
+    # and the Hub copy runs: loaded by its id through the onnx backend
+    model, _ = load_onnx_model("org/tiny-onnx-a")
+    reference, processor = load_model(tiny_model_dir)
+    x = pixel_values(processor, 0, 64, (64, 64))
+    with torch.inference_mode():
+        assert (model(pixel_values=x).logits - reference(pixel_values=x).logits).abs().max() <= LOGIT_TOLERANCE
