@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -374,8 +375,11 @@ def build(args: argparse.Namespace) -> dict[str, int]:
     new = args.source(args, schema)
     sources = args.sources(args) if args.sources else kept_sources(args)
     replaced = sorted(set(new) & set(splits))
-    if replaced and not args.overwrite:
-        raise FileExistsError(f"{args.out} already has split(s) {replaced}; pass --overwrite to replace them")
+    if replaced and args.append:  # e.g. renderer pictures added to a Live2D train split
+        new = {split: itertools.chain(splits[split], rows) if split in replaced else rows for split, rows in new.items()}
+    elif replaced and not args.overwrite:
+        raise FileExistsError(f"{args.out} already has split(s) {replaced}; pass --overwrite to replace them "
+                              f"or --append to add rows to them")
     splits.update(new)
 
     stats = {split: SplitStats() for split in splits}
@@ -438,6 +442,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_split: str | N
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing --out (with --add: replace the split if it exists)"
+    )
+    parser.add_argument(
+        "--append", action="store_true", help="with --add: add the new rows after the rows of splits the repo already has"
     )
     parser.add_argument("--license", help="license id for the dataset card, e.g. cc-by-4.0 (default: kept with --add, else unknown)")
     parser.add_argument(
@@ -503,6 +510,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         check_live2d_args(parser, args)
     if args.push_to_hub and not re.fullmatch(r"[\w.-]+/[\w.-]+", args.push_to_hub):
         parser.error(f"--push-to-hub {args.push_to_hub!r}: expected ORG/NAME")
+    if args.append and not args.add:
+        parser.error("--append adds rows to an existing repo's splits: pass --add too")
     if args.out.exists() and not (args.add or args.overwrite):
         parser.error(f"--out {args.out} already exists; pass --add to add a split to it or --overwrite to replace it")
     if args.add and args.out.exists() and not (args.out / "data").is_dir():

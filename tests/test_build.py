@@ -272,6 +272,23 @@ def test_add_refuses_existing_split_and_other_schema(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_append_adds_rows_to_existing_splits(tmp_path, capsys):
+    truth = color_dataset(tmp_path / "in")
+    out = tmp_path / "repo"
+    assert run("color", "--images", tmp_path / "in/images", "--masks", tmp_path / "in/masks", "--out", out) == 0
+    (tmp_path / "more").mkdir()
+    Image.fromarray(random_image(99, 32)).save(tmp_path / "more/extra.png")
+    args = ("unlabeled", "--images", tmp_path / "more", "--split", "train", "--out", out, "--add")
+    with pytest.raises(SystemExit):
+        run(*args[:-1], "--append")  # --append needs --add
+    assert "pass --add too" in capsys.readouterr().err
+    assert run(*args, "--append") == 0
+    rows = rows_by_name(out)
+    assert sorted(rows) == sorted([*truth, "extra.png"])
+    assert rows["extra.png"]["label"] is None
+    assert all(np.array_equal(np.asarray(rows[name]["label"]), ids) for name, ids in truth.items())
+
+
 def test_repo_rebuilt_in_place_loads_its_new_rows(tmp_path):
     out = tmp_path / "repo"
     for seed in (1, 2):  # same sizes, so the same card: only the pixels differ
