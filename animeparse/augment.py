@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from animeparse.labels import IGNORE_INDEX
-from animeparse.model import IMAGENET_MEAN
+from animeparse.images import IMAGENET_MEAN
 
 Pair = tuple[Image.Image, "Image.Image | None"]
 

@@ -10,17 +10,36 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import datasets
 import numpy as np
 import torch
 from accelerate import Accelerator
+from torch.utils.data import DataLoader
+from transformers import SegformerImageProcessor
 
 from animeparse.branches import USES, needed_branches
 from animeparse.inference import class_scores, label_map
 from animeparse.labels import Schema, remap_table, schema_choices
+from animeparse.metadata import ordered_difficulties
 from animeparse.metrics import confusion_matrices, summarize, summarize_groups
+from animeparse.transforms import EvalTransform, pad_collate
 
 Evaluation = tuple[dict[str, torch.Tensor], torch.Tensor]
 """Per-image confusion matrices (n, len(USES), C, C) for each schema name, and each image's group."""
+
+
+def eval_loader(
+    split: datasets.Dataset, processor: SegformerImageProcessor, table: np.ndarray, num_source_classes: int,
+    batch_size: int, num_workers: int = 0,
+) -> tuple[DataLoader, list[str]]:
+    """Batches of a labeled split for :func:`evaluate` (labels remapped by ``table`` from the
+    dataset's ids), and the split's difficulty levels, easy to hard, for per-difficulty metrics."""
+    difficulties = ordered_difficulties(split["difficulty"]) if "difficulty" in split.column_names else []
+    group_column = "difficulty" if difficulties else None
+    rows = split.select_columns(["image", "label"] + ([group_column] if group_column else [])).with_transform(
+        EvalTransform(processor, table, num_source_classes, group_column, difficulties)
+    )
+    return DataLoader(rows, batch_size=batch_size, collate_fn=pad_collate, num_workers=num_workers), difficulties
 
 
 def image_confusions(

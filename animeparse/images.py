@@ -20,6 +20,11 @@ small compressed file can expand to gigabytes (decompression bombs)."""
 MIN_SIDE = 8
 """Smallest width or height worth parsing; SegFormer's first stage has stride 4."""
 
+IMAGENET_MEAN = [0.485, 0.456, 0.406]
+IMAGENET_STD = [0.229, 0.224, 0.225]
+"""The models' input normalisation (SegFormer's, from ImageNet): the image processor applies it,
+and training pads crops with the mean color."""
+
 ImageSource = Union[str, Path, bytes, Image.Image]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
+from animeparse.images import IMAGENET_MEAN, IMAGENET_STD
 from animeparse.labels import IGNORE_INDEX, Schema
 from animeparse.sources import is_local
 
@@ -21,9 +22,6 @@ SCRATCH_SIZES: dict[str, dict] = {
     "b1": dict(hidden_sizes=[64, 128, 320, 512], depths=[2, 2, 2, 2], decoder_hidden_size=256),
     "b2": dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 6, 3], decoder_hidden_size=768),
 }
-
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
 class ModelLoadError(RuntimeError):

@@ -21,19 +21,23 @@ from animeparse.labels import Schema
 from model_card.render import branch_cards
 
 BRANCH_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
+FOLDERS = {branch: f"model_{branch.lower()}" for branch in BRANCHES}
+
+
+def pair_cards(dest: Path, metrics: dict, class_names: list[str]) -> dict[str, str]:
+    """The model cards of a pair published in ``dest``, rendered from its ``metrics``."""
+    config = metrics["config"]
+    return branch_cards(metrics=metrics, config=config, dataset_id=config["dataset_id"] or config["dataset"],
+                        class_names=class_names, repo_ids={b: str(dest / folder) for b, folder in FOLDERS.items()})
 
 
 def publish(run: Path, dest: Path) -> None:
     """Copy ``run``'s models to ``dest``, replacing what is there only once everything is written."""
     metrics = json.loads((run / "metrics.json").read_text())
-    config = metrics["config"]
-    folders = {b: f"model_{b.lower()}" for b in BRANCHES}
-    id2label = json.loads((run / folders["A"] / "config.json").read_text())["id2label"]
-    cards = branch_cards(metrics=metrics, config=config, dataset_id=config["dataset_id"] or config["dataset"],
-                         class_names=list(Schema.from_id2label(id2label).names),
-                         repo_ids={b: str(dest / folder) for b, folder in folders.items()})
+    id2label = json.loads((run / FOLDERS["A"] / "config.json").read_text())["id2label"]
+    cards = pair_cards(dest, metrics, list(Schema.from_id2label(id2label).names))
     with atomic_dir(dest, overwrite=True) as staged:
-        for branch, folder in folders.items():
+        for branch, folder in FOLDERS.items():
             (staged / folder).mkdir()
             for name in BRANCH_FILES:
                 shutil.copy2(run / folder / name, staged / folder / name)

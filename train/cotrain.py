@@ -53,12 +53,11 @@ from animeparse.branches import BRANCHES, ENSEMBLE, USES
 from animeparse.checkpoints import Progress, batches, checkpoint_dir, checkpoints, save_checkpoint
 from animeparse.cps import CPSConfig, train_step
 from animeparse.data import load_dataset_schema, load_parsing_dataset, split_labeled
-from animeparse.evaluation import Evaluation, evaluate, summarize_split
+from animeparse.evaluation import Evaluation, eval_loader, evaluate, summarize_split
 from animeparse.files import write_atomic
 from animeparse.labels import IGNORE_INDEX, Schema, get_schema, remap_table
-from animeparse.metadata import ordered_difficulties
 from animeparse.model import SCRATCH_SIZES, ModelLoadError, build_model, make_processor, save_model
-from animeparse.transforms import EvalTransform, TrainTransform, pad_collate
+from animeparse.transforms import TrainTransform
 from model_card.hub import push_models
 from model_card.render import branch_cards
 
@@ -295,12 +294,9 @@ def make_loaders(args: argparse.Namespace, data: Data, processor) -> tuple[DataL
         loader_u = DataLoader(unlabeled, batch_size=args.unlabeled_batch_size, shuffle=True, drop_last=True, **loader_kwargs)
     eval_loaders, eval_groups = {}, {}
     for name, split in data.eval_splits.items():
-        eval_groups[name] = ordered_difficulties(split["difficulty"]) if "difficulty" in split.column_names else []
-        group_column = "difficulty" if eval_groups[name] else None
-        rows = split.select_columns(["image", "label"] + ([group_column] if group_column else [])).with_transform(
-            EvalTransform(processor, data.table, data.source_schema.num_classes, group_column, eval_groups[name])
+        eval_loaders[name], eval_groups[name] = eval_loader(
+            split, processor, data.table, data.source_schema.num_classes, args.eval_batch_size, args.num_workers
         )
-        eval_loaders[name] = DataLoader(rows, batch_size=args.eval_batch_size, collate_fn=pad_collate, num_workers=args.num_workers)
     return loader_x, loader_u, eval_loaders, eval_groups
 
 
