@@ -392,3 +392,19 @@ def test_bad_data_choices_are_named(shapes_repo, tmp_path):
         cotrain.main(base + ["--labeled-fraction", "0.1"])
     with pytest.raises(SystemExit, match="schema file not found"):
         cotrain.main(base + ["--classes", str(tmp_path / "missing.json")])
+
+
+def test_init_b_starts_branch_b_from_its_own_checkpoint(cps_run, shapes_repo, tmp_path):
+    """Continuing a co-trained pair: A from its model_a, B from its model_b (not a copy of A)."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / "continued"
+    cotrain.main(["--dataset", str(shapes_repo), "--output-dir", str(out), *FAST, "--init", str(cps_run / "model_a"),
+                  "--init-b", str(cps_run / "model_b"), "--max-steps", "0", "--report-to", "none"])
+    for branch in ("model_a", "model_b"):
+        before = load_file(cps_run / branch / "model.safetensors")
+        after = load_file(out / branch / "model.safetensors")
+        assert before.keys() == after.keys()
+        assert all(torch.equal(before[k], after[k]) for k in before), branch
+    a, b = load_file(out / "model_a" / "model.safetensors"), load_file(out / "model_b" / "model.safetensors")
+    assert not all(torch.equal(a[k], b[k]) for k in a)

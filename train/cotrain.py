@@ -92,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--test-split", default="test", help="split evaluated once at the end, when present ('' = none)")
     g = p.add_argument_group("model")
     g.add_argument("--init", default="scratch", help="'scratch', a Hub id (e.g. nvidia/mit-b0) or a local SegFormer checkpoint")
+    g.add_argument("--init-b", default=None,
+                   help="branch B's start when it differs from --init, e.g. a pair's model_b to continue a co-trained pair "
+                        "(two branches started from the same weights would teach each other nothing)")
     g.add_argument("--scratch-size", default="b0", choices=sorted(SCRATCH_SIZES), help="SegFormer size for --init scratch")
     g.add_argument("--scratch-config", default=None, type=json_object,
                    help='JSON of SegformerConfig fields overriding the scratch size, e.g. \'{"depths": [1, 1, 1, 1]}\'')
@@ -306,7 +309,7 @@ def build_models(args: argparse.Namespace, schema: Schema):
         set_seed(args.seed)
         model_a = build_model(args.init, schema, args.scratch_size, **(args.scratch_config or {}))
         set_seed(args.seed + 1)
-        model_b = build_model(args.init, schema, args.scratch_size, **(args.scratch_config or {}))
+        model_b = build_model(args.init_b or args.init, schema, args.scratch_size, **(args.scratch_config or {}))
     except ModelLoadError as e:
         raise SystemExit(f"error: {e}") from None
     set_seed(args.seed)
