@@ -1,0 +1,77 @@
+"""Every benchmark in bench/ still runs: its --help, and a minimal run of each (tiny sizes and
+counts; the figures mean nothing, only that the script works end to end)."""
+
+from __future__ import annotations
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCH.glob("*.py")))
+def test_help(script, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [script, "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(BENCH / script), run_name="__main__")
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_bench_cps_step():
+    out = run("bench_cps_step.py", "--crop-size", "32", "--batch-size", "2", "--steps", "1", "--warmup", "0",
+              "--precision", "fp32", "--threads", "1")
+    assert "CPS" in out and "supervised, 2 branches" in out
+
+
+def test_bench_build():
+    assert "build / encode" in run("bench_build.py", "--num", "4", "--size", "64", "--skip-rss")
+
+
+def test_bench_synth():
+    assert "render" in run("bench_synth.py", "--num", "4", "--size", "64", "--workers", "1", "--rounds", "1")
+
+
+def test_synth_coverage():
+    assert "OK: every class" in run("synth_coverage.py", "--num", "30", "--size", "64", "--workers", "1", "--min-share", "0")
+
+
+def test_bench_app():
+    out = run("bench_app.py", "--rounds", "1", "--clients", "2", "--size", "64")
+    assert "2/2 correct answers" in out
+
+
+def test_bench_onnx(onnx_model_dir):
+    assert "onnx fp32" in run("bench_onnx.py", "--model", str(onnx_model_dir), "--size", "64", "--repeats", "1")
+
+
+def renpy_tree(root: Path) -> Path:
+    """The layout of the unpacked Ren'Py packages, with one small sprite, background and concert scene."""
+    images = root / "usr" / "share" / "games" / "renpy" / "game" / "images"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rgba = np.dstack([rng.integers(0, 256, (96, 48, 3), dtype=np.uint8), np.zeros((96, 48), np.uint8)])
+    rgba[20:90, 10:38, 3] = 255  # the character
+    Image.fromarray(rgba, "RGBA").save(images / "sylvie green normal.png")
+    Image.fromarray(rng.integers(0, 256, (80, 120, 3), dtype=np.uint8)).save(images / "bg park.jpg")
+    Image.fromarray(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)).save(images / "concert1.jpg")
+    return root
+
+
+def test_real_check(tiny_branch_dirs, tmp_path):
+    out = run("real_check.py", "--renpy", str(renpy_tree(tmp_path / "renpy")), "--backgrounds", "1", "--out", str(tmp_path / "out"),
+              "--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"]))
+    assert "foreground IoU" in out and (tmp_path / "out" / "overview.png").is_file()
