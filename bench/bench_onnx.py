@@ -4,7 +4,8 @@
 
 Everything is measured in one process, interleaved round by round, so machine load hits all
 contenders alike; the figures to quote are the ratios. The limit is the model's FLOPs (counted
-by torch's FlopCounterMode) at the fp32 matrix-multiply rate measured here and now. Then ONNX
+by torch's FlopCounterMode) at the fp32 matrix-multiply rate measured here and now; the export
+folds the decode head (animeparse.export._FusedHead), so its own FLOPs and limit are printed too. Then ONNX
 Runtime's profiler says where the fp32 graph's time goes, operator type by operator type.
 The model folder needs an ``onnx/`` export (``python -m animeparse.export MODEL``).
 """
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from animeparse.export import FP32_FILE, ONNX_DIR, QUANTIZED_FILE, session
+from animeparse.export import FP32_FILE, ONNX_DIR, QUANTIZED_FILE, _FusedHead, session
 from animeparse.model import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,9 @@ def main() -> None:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         model(pixel_values=x)
     gflop = counter.get_total_flops() / 1e9
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        _FusedHead(model).eval()(x)
+    graph_gflop = counter.get_total_flops() / 1e9
 
     onnx_dir = Path(args.model) / ONNX_DIR
     sessions = {"onnx fp32": session(onnx_dir / FP32_FILE), "onnx int8": session(onnx_dir / QUANTIZED_FILE)}
@@ -101,6 +105,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; torch threads {torch.get_num_threads()}")
     print(f"model: {args.model} at {args.size}x{args.size}: {gflop:.2f} GFLOP (FlopCounterMode)")
     print(f"fp32 matmul: {rate:.1f} GFLOP/s (median of {args.repeats}) -> limit {limit_ms:.0f} ms")
+    print(f"the exported graph (decode head folded, same function): {graph_gflop:.2f} GFLOP -> "
+          f"its own limit {graph_gflop / rate * 1000:.0f} ms")
     print(f"{'':10s} {'median ms':>10s} {'min ms':>8s} {'x limit':>8s} {'x torch':>8s}")
     torch_ms = statistics.median(times["torch"])
     for name, ts in times.items():

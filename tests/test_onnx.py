@@ -11,13 +11,15 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from conftest import TINY
 from PIL import Image
+from transformers import SegformerForSemanticSegmentation
 
-from animeparse.export import FP32_FILE, LOGIT_TOLERANCE, ONNX_DIR, QUANTIZED_FILE, ExportError, check, main
+from animeparse.export import FP32_FILE, LOGIT_TOLERANCE, ONNX_DIR, QUANTIZED_FILE, ExportError, _FusedHead, check, main
 from animeparse.branches import ENSEMBLE
 from animeparse.inference import load_branches, predict
 from animeparse.labels import SCHEMA_16
-from animeparse.model import ModelLoadError, load_model
+from animeparse.model import ModelLoadError, load_model, scratch_config
 from animeparse.predict import main as predict_main
 from animeparse.onnx_backend import OnnxSegmenter, load_backend_model, load_onnx_model
 from animeparse.synth.scene import render
@@ -73,6 +75,23 @@ def test_fp32_onnx_matches_pytorch_on_synthetic_pictures(torch_branch, onnx_bran
     assert agreement >= 0.999
 
 
+def test_folded_decode_head_is_the_same_function():
+    """The exported graph folds the decode head (projections, mixing convolution, batch norm) into
+    one convolution per stage before upsampling: same logits, batch norm statistics included."""
+    torch.manual_seed(1)
+    model = SegformerForSemanticSegmentation(scratch_config("b0", SCHEMA_16, **TINY, initializer_range=0.3)).eval()
+    bn = model.decode_head.batch_norm
+    with torch.no_grad():  # trained statistics, not the identity a fresh model has
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-1, 1)
+    folded = _FusedHead(model).eval()
+    for shape in [(2, 3, 64, 64), (1, 3, 77, 39)]:
+        x = torch.randn(shape)
+        with torch.no_grad():
+            expected, got = model(pixel_values=x).logits, folded(x)
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max() <= 1e-4 and expected.abs().max() > 1
+
+
 def test_a_batch_runs_at_once(torch_branch, onnx_branch):
     model, processor = torch_branch
     x = torch.cat([pixel_values(processor, seed, 64, (64, 64)) for seed in range(3)])
@@ -126,7 +145,7 @@ def test_check_rejects_an_export_of_another_model(onnx_model_dir, tiny_model_dir
 
 def test_export_command(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "copy"
-    assert main([str(tiny_model_dir), "--out", str(out), "--no-quantize"]) == 0
+    assert main([str(tiny_model_dir), "--out", str(out), "--no-quantize", "--exact-graph"]) == 0
     assert "check against PyTorch: max |logit difference|" in capsys.readouterr().out
     assert sorted(p.name for p in (out / ONNX_DIR).iterdir()) == [FP32_FILE]
     assert (out / "model.safetensors").is_file()  # a self-contained copy
