@@ -34,10 +34,11 @@ from animeparse.predict import main as predict_main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def batch(pictures: list[Path], out: Path, backend: str) -> float:
+def batch(pictures: list[Path], out: Path, backend: str, models: dict[str, str]) -> float:
     """Seconds the batch command takes over ``pictures``."""
     started = time.perf_counter()
-    code = predict_main([*map(str, pictures), "--out", str(out), "--backend", backend])
+    code = predict_main([*map(str, pictures), "--out", str(out), "--backend", backend,
+                         "--model-a", models["A"], "--model-b", models["B"]])
     if code != 0:
         raise SystemExit(f"the batch command failed with --backend {backend} (exit {code})")
     return time.perf_counter() - started
@@ -53,8 +54,8 @@ def same_labels(a: Path, b: Path) -> float:
     return same / total
 
 
-def load_app(backend: str):
-    os.environ["ANIMEPARSE_BACKEND"] = backend
+def load_app(backend: str, models: dict[str, str]):
+    os.environ.update(ANIMEPARSE_BACKEND=backend, ANIMEPARSE_MODEL_A=models["A"], ANIMEPARSE_MODEL_B=models["B"])
     spec = importlib.util.spec_from_file_location("animeparse_app", ROOT / "app.py")
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
@@ -66,16 +67,19 @@ def main() -> None:
     parser.add_argument("--pictures", type=Path, required=True, help="folder of pictures (real art)")
     parser.add_argument("--count", type=int, default=100, help="pictures for the batch command")
     parser.add_argument("--app-repeats", type=int, default=10, help="timed rounds of the app vs the bare forward")
+    parser.add_argument("--model-a", default=DEFAULT_MODEL_A, help="branch A: a checkpoint folder with onnx/")
+    parser.add_argument("--model-b", default=DEFAULT_MODEL_B, help="branch B: a checkpoint folder with onnx/")
     args = parser.parse_args()
+    models = {"A": args.model_a, "B": args.model_b}
     pictures = collect_inputs([args.pictures])[: args.count]
-    for model in (DEFAULT_MODEL_A, DEFAULT_MODEL_B):
+    for model in models.values():
         if not (Path(model) / "onnx" / "model.onnx").is_file():
             raise SystemExit(f"no ONNX export in {model}: run python -m animeparse.export {model}")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
 
     # ---------------------------------------------------------------- the batch command
     with tempfile.TemporaryDirectory() as tmp:
-        seconds = {backend: batch(pictures, Path(tmp) / backend, backend) for backend in ("torch", "onnx")}
+        seconds = {backend: batch(pictures, Path(tmp) / backend, backend, models) for backend in ("torch", "onnx")}
         agreement = same_labels(Path(tmp) / "torch", Path(tmp) / "onnx")
     sizes = [load_rgb(p).size for p in pictures]
     print(f"\nbatch command, A+B, {len(pictures)} pictures (median {statistics.median(w * h for w, h in sizes) / 1e6:.2f} MP):")
@@ -84,7 +88,7 @@ def main() -> None:
     print(f"  onnx / torch speed: {seconds['torch'] / seconds['onnx']:.2f}x; same label on {100 * agreement:.3f}% of pixels")
 
     # ---------------------------------------------------------------- the app vs the bare forward
-    app = load_app("onnx")
+    app = load_app("onnx", models)
     model, processor = app.MODELS["A"]
     picture = pictures[0]
     image = load_rgb(picture)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +228,24 @@ def test_pushed_models_carry_their_onnx_export(hub, tiny_model_dir, tmp_path):
     x = pixel_values(processor, 0, 64, (64, 64))
     with torch.inference_mode():
         assert (model(pixel_values=x).logits - reference(pixel_values=x).logits).abs().max() <= LOGIT_TOLERANCE
+
+
+# ---------------------------------------------------------------- the benchmarks run
+
+
+def run_bench(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_agreement_bench_runs(onnx_model_dir):
+    out = run_bench("onnx_agreement.py", "--model", str(onnx_model_dir), "--synthetic", "2", "--size", "64")
+    assert "onnx fp32" in out and "onnx int8" in out and "synthetic mIoU" in out
+
+
+def test_pipeline_bench_runs(onnx_model_dir, tmp_path):
+    pictures = write_pictures(tmp_path / "in", 2)
+    out = run_bench("bench_onnx_pipeline.py", "--pictures", str(pictures), "--count", "2", "--app-repeats", "1",
+                    "--model-a", str(onnx_model_dir), "--model-b", str(onnx_model_dir))
+    assert "pictures/s" in out and "same label on 100.000% of pixels" in out and "bare ONNX forward" in out
