@@ -3,8 +3,9 @@
 Everything starts from a confusion matrix (rows: true class, columns: predicted class) counted
 with ``torch.bincount``. Counts add up, so per-image matrices can be gathered across processes
 and summed, grouped by difficulty, or merged into a coarser schema (merging the matrix is the
-same as remapping predictions and labels first). The ``evaluate`` module in ``part_iou/`` wraps
-these functions, so the math exists once.
+same as remapping predictions and labels first; training's merged metrics do not do that, they
+score the merged maps users get, see :mod:`animeparse.evaluation`). The ``evaluate`` module in
+``part_iou/`` wraps these functions, so the math exists once.
 
 Result keys follow ``evaluate``'s ``mean_iou``: ``mean_iou``, ``mean_accuracy``,
 ``overall_accuracy``, ``per_category_iou``, ``per_category_accuracy``; a class that appears

@@ -19,27 +19,24 @@ render is printed too, with the rate it implies for idle cores.
 from __future__ import annotations
 
 import argparse
-import io
 import multiprocessing
 import statistics
 import time
 
 from PIL import Image
 
+from animeparse.files import png_bytes
 from animeparse.live2d import scene as live2d_scene
 from animeparse.live2d.characters import available_models, install
 from animeparse.synth.batch import RenderPool
 from animeparse.synth.scene import MAX_SIZE, MIN_SIZE, render
+from hf_dataset.records import LABEL_PNG_LEVEL
 
 
-def png_bytes(pair: tuple[Image.Image, Image.Image]) -> int:
+def encoded_size(pair: tuple[Image.Image, Image.Image]) -> int:
+    """Bytes of a picture and its label as a dataset row stores them (PNG; labels at their level)."""
     image, label = pair
-    total = 0
-    for img, level in ((image, 6), (label, 1)):
-        buf = io.BytesIO()
-        img.save(buf, format="PNG", compress_level=level)
-        total += buf.tell()
-    return total
+    return len(png_bytes(image)) + len(png_bytes(label, LABEL_PNG_LEVEL))
 
 
 def rate(fn, count: int) -> float:
@@ -70,7 +67,7 @@ def main() -> None:
             multiprocessing.get_context("spawn").Pool(args.workers) as png_pool:
         list(pool.samples(range(args.workers * 4), args.size, **controls))  # start the workers before timing
         list(single.samples(range(1), args.size, **controls))
-        png_pool.map(png_bytes, [(Image.new("RGB", (8, 8)), Image.new("L", (8, 8)))] * args.workers)
+        png_pool.map(encoded_size, [(Image.new("RGB", (8, 8)), Image.new("L", (8, 8)))] * args.workers)
         for r in range(args.rounds):
             seeds = range(r * args.num, (r + 1) * args.num)
             pictures: list = []
@@ -79,8 +76,8 @@ def main() -> None:
             results["render_one"].append(rate(lambda: list(single.samples(seeds, args.size, **controls)), args.num))
             cpu.append((time.process_time() - start_cpu) / args.num)
             pairs = [(s.image, s.label) for s in pictures]
-            results["png_par"].append(rate(lambda: png_pool.map(png_bytes, pairs, chunksize=4), args.num))
-            results["png_one"].append(rate(lambda: [png_bytes(x) for x in pairs], args.num))
+            results["png_par"].append(rate(lambda: png_pool.map(encoded_size, pairs, chunksize=4), args.num))
+            results["png_one"].append(rate(lambda: [encoded_size(x) for x in pairs], args.num))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}/s" for k, v in results.items()))
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"\n{args.source}: {args.size}x{args.size}, {args.num} pictures per run, median of {args.rounds} rounds")

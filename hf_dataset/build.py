@@ -35,6 +35,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from PIL import Image
 
 from animeparse.data import load_dataset_schema
+from animeparse.files import png_bytes
 from animeparse.labels import SCHEMA_16, Schema, get_schema, remap, remap_table
 from animeparse.live2d import scene as live2d_scene
 from animeparse.live2d.backgrounds import PACKAGES as PHOTO_PACKAGES
@@ -61,7 +62,6 @@ from hf_dataset.records import (
     label_value,
     list_images,
     make_row,
-    png_bytes,
     read_metadata,
 )
 from hf_dataset.writer import write_repo

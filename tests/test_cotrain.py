@@ -27,7 +27,8 @@ from animeparse.branches import ENSEMBLE
 from animeparse.inference import load_branches, predict
 from animeparse.labels import MERGE_16_TO_13, SCHEMA_13, SCHEMA_16, remap
 from animeparse.metrics import EVALUATE_MODULE
-from hf_dataset.records import FEATURES, label_value, make_row, png_bytes
+from animeparse.files import png_bytes
+from hf_dataset.records import FEATURES, label_value, make_row
 from hf_dataset.writer import write_repo
 
 ROOT = Path(__file__).resolve().parent.parent

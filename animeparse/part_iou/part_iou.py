@@ -8,6 +8,9 @@ Load it from its folder (the Hub's ``mean_iou`` cannot be fetched offline)::
     metric.compute(predictions=[pred_map], references=[label_map], num_labels=16)
 
 The numbers come from ``animeparse.metrics`` (confusion matrices), the same code training uses.
+To score a merged schema (13 classes) as training reports it, give the merged maps that the app
+and the batch command make, ``Prediction.labels(use, SCHEMA_13)`` (members' probabilities summed
+before the argmax), and references remapped with ``labels.remap(label_map, MERGE_16_TO_13)``.
 """
 
 import datasets
