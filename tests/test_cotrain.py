@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -409,3 +410,19 @@ def test_init_b_starts_branch_b_from_its_own_checkpoint(cps_run, shapes_repo, tm
         assert all(torch.equal(before[k], after[k]) for k in before), branch
     a, b = load_file(out / "model_a" / "model.safetensors"), load_file(out / "model_b" / "model.safetensors")
     assert not all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_remeasure_reproduces_a_runs_metrics_and_keeps_other_files(cps_run, shapes_repo, tmp_path):
+    """python -m model_card.remeasure: the same evaluation on the same data gives the same metrics.json."""
+    dest = tmp_path / "pair"
+    for branch in ("model_a", "model_b"):
+        shutil.copytree(cps_run / branch, dest / branch)
+    (dest / "model_a" / "extra.txt").write_text("kept")
+    reported = json.loads((cps_run / "metrics.json").read_text())
+    (dest / "metrics.json").write_text(json.dumps({**reported, "splits": {"test": {}}}))  # stale numbers
+    done = subprocess.run([sys.executable, "-m", "model_card.remeasure", str(dest), "--dataset", str(shapes_repo),
+                           "--batch-size", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((dest / "metrics.json").read_text())["splits"]["test"] == reported["splits"]["test"]
+    assert (dest / "model_a" / "extra.txt").read_text() == "kept"
+    assert f"{100 * reported['splits']['test']['schemas']['anime-16']['B']['mean_iou']:.1f}" in (dest / "model_b" / "README.md").read_text()
