@@ -68,3 +68,49 @@ def atomic_dir(out_dir: str | Path, overwrite: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    return renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0
+
+
+def stale_updates(folder: Path) -> list[Path]:
+    """Leftovers of :func:`updated_dir` runs that were killed before they finished."""
+    return sorted(folder.parent.glob(f".{folder.name}.update-*"))
+
+
+@contextmanager
+def updated_dir(folder: str | Path) -> Iterator[Path]:
+    """Yield a copy of ``folder`` to change; it replaces ``folder`` in one step only if the block succeeds.
+
+    The copy is made of hard links (no file data is copied, so its cost does not grow with file
+    sizes): change it only by adding, renaming, deleting or replacing whole files (:func:`write_atomic`),
+    never by writing into a file in place, which would change the original too. Readers see the
+    old folder or the new one, never a mix; a killed run leaves the old folder and a hidden
+    sibling that the next run removes (callers serialise runs, e.g. with a lock).
+    """
+    folder = Path(folder)
+    for old in stale_updates(folder):
+        shutil.rmtree(old, ignore_errors=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.update-", dir=folder.parent))
+    try:
+        stage.rmdir()
+        shutil.copytree(folder, stage, copy_function=os.link)
+        yield stage
+        if not _exchange(stage, folder):  # elsewhere: two renames, with a moment where folder is absent
+            old = stage.with_name(stage.name + "-old")
+            folder.rename(old)
+            stage.rename(folder)
+            stage = old
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pyarrow.parquet as pq
-from huggingface_hub import DatasetCard, HfApi, get_token
+from huggingface_hub import DatasetCard
 from huggingface_hub.errors import HfHubHTTPError
 from PIL import Image
 
@@ -54,7 +54,7 @@ from hf_dataset.annotations import (
     read_index_mask,
     read_labelme,
 )
-from hf_dataset.card import SplitStats, render_card
+from hf_dataset.card import STATS_FILE, SplitStats, render_card, stats_json
 from hf_dataset.records import (
     FEATURES,
     AnnotationError,
@@ -64,13 +64,12 @@ from hf_dataset.records import (
     make_row,
     read_metadata,
 )
-from hf_dataset.writer import write_repo
+from hf_dataset.hub import push
+from hf_dataset.writer import SHARD_NAME, SPLIT_NAME, write_repo
 
 Rows = Iterable[Mapping]
 SourceFn = Callable[[argparse.Namespace, Schema], dict[str, Rows]]
 
-SPLIT_NAME = re.compile(r"[A-Za-z0-9_]+")
-SHARD_NAME = re.compile(r"(?P<split>[A-Za-z0-9_]+)-\d{5}-of-\d{5}\.parquet")
 MAX_ERRORS_SHOWN = 20
 
 
@@ -330,11 +329,7 @@ def encoded(rows: Rows, stats: SplitStats) -> Iterator[Mapping]:
             label = label_value(label)
         elif label is not None:  # a stored cell, when rows are carried over from an existing repo
             label_map = np.asarray(Image.open(io.BytesIO(label["bytes"])))
-        if label is not None:
-            stats.labeled += 1
-            stats.pixels += np.bincount(label_map.ravel(), minlength=256)
-        stats.rows += 1
-        stats.num_bytes += len(image["bytes"]) + (len(label["bytes"]) if label else 0)
+        stats.count(image, label, label_map if label is not None else None)
         yield {**row, "image": image, "label": label}
 
 
@@ -391,6 +386,7 @@ def build(args: argparse.Namespace) -> dict[str, int]:
         schema,
         card=lambda counts: render_card(title, schema, stats, license or "unknown", sources),
         overwrite=args.overwrite or args.add,
+        extra_files=lambda: {STATS_FILE: stats_json(stats)},
     )
 
 
@@ -401,24 +397,6 @@ def kept_sources(args: argparse.Namespace) -> str:
         return ""
     _, found, section = card.read_text().partition("## Sources and terms\n")
     return section if found else ""
-
-
-def push(folder: Path, repo_id: str, private: bool) -> tuple[str, bool]:
-    """Upload a built repo to the Hub (token from the environment or `hf auth login`); return its
-    URL and whether it is private (an existing repo keeps its visibility)."""
-    if get_token() is None:
-        raise PermissionError("--push-to-hub needs a Hugging Face token: set HF_TOKEN or run `hf auth login`")
-    api = HfApi()
-    url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    # Shards of an earlier push that this build no longer has are deleted in the same commit.
-    api.upload_folder(
-        repo_id=repo_id,
-        repo_type="dataset",
-        folder_path=folder,
-        commit_message=f"Build {repo_id} with animeparse",
-        delete_patterns=["data/*"],
-    )
-    return str(url), bool(api.repo_info(repo_id, repo_type="dataset").private)
 
 
 # ---------------------------------------------------------------- command line

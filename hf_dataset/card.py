@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from datasets import DatasetInfo, SplitDict, SplitInfo
@@ -35,6 +37,55 @@ class SplitStats:
     num_bytes: int = 0
     pixels: np.ndarray = field(default_factory=lambda: np.zeros(256, dtype=np.int64))
 
+    def count(self, image: dict, label: dict | None, label_map: np.ndarray | None, sign: int = 1) -> None:
+        """Count one row (its encoded cells and, for a labeled row, its class ids); ``sign=-1`` takes it off."""
+        self.rows += sign
+        self.num_bytes += sign * (len(image["bytes"]) + (len(label["bytes"]) if label else 0))
+        if label_map is not None:
+            self.labeled += sign
+            self.pixels += sign * np.bincount(label_map.ravel(), minlength=256)
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "labeled": self.labeled, "num_bytes": self.num_bytes,
+                "pixels": {str(i): int(n) for i, n in enumerate(self.pixels) if n}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SplitStats":
+        pixels = np.zeros(256, dtype=np.int64)
+        for i, n in data["pixels"].items():
+            pixels[int(i)] = n
+        return cls(data["rows"], data["labeled"], data["num_bytes"], pixels)
+
+
+STATS_FILE = "stats.json"
+"""Per-split counts behind the card (rows, labeled rows, bytes, pixels per class), so adding rows
+updates the card without reading the rows already there."""
+
+
+def stats_json(stats: dict[str, SplitStats]) -> str:
+    return json.dumps({split: s.to_json() for split, s in stats.items() if s.rows}, indent=1) + "\n"
+
+
+def read_stats(repo: Path) -> dict[str, SplitStats] | None:
+    """The repo's :data:`STATS_FILE`, or None if it has none (built before the file existed)."""
+    path = Path(repo) / STATS_FILE
+    if not path.is_file():
+        return None
+    return {split: SplitStats.from_json(s) for split, s in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+SOURCES_HEADING = "## Sources and terms\n"
+
+
+def card_settings(readme: Path) -> tuple[str, str, str]:
+    """(title, license, sources section) of an existing card, to render it again with new counts."""
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(readme)
+    _, found, sources = readme.read_text(encoding="utf-8").partition(SOURCES_HEADING)
+    title = card.data.pretty_name or readme.parent.name
+    return title, card.data.license or "unknown", sources if found else ""
+
 
 def size_category(n: int) -> str:
     for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
@@ -63,7 +114,7 @@ def render_card(title: str, schema: Schema, stats: dict[str, SplitStats], licens
     MetadataConfigs({"default": {"data_files": [{"split": split, "path": f"data/{split}-*"} for split in stats]}}).to_dataset_card_data(data)
     body = _body(title, schema, stats)
     if sources:
-        body += f"\n## Sources and terms\n\n{sources.strip()}\n"
+        body += f"\n{SOURCES_HEADING}\n{sources.strip()}\n"
     return f"---\n{data.to_yaml()}\n---\n\n{body}"
 
 

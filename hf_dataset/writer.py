@@ -8,6 +8,7 @@ the target only once complete: a failed build leaves nothing behind.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -18,6 +19,15 @@ import pyarrow.parquet as pq
 from animeparse.data import ID2LABEL_FILE, SCHEMA_FILE
 from animeparse.files import atomic_dir
 from animeparse.labels import Schema
+
+SPLIT_NAME = re.compile(r"[A-Za-z0-9_]+")
+SHARD_NAME = re.compile(r"(?P<split>[A-Za-z0-9_]+)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet")
+"""Shards are named like the Hub's own: ``data/<split>-NNNNN-of-NNNNN.parquet``."""
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
 
 ROWS_PER_BATCH = 64
 """Rows encoded before a parquet row group is written (bounds memory to a few batches)."""
@@ -65,7 +75,7 @@ def _write_split(
     if writer is not None:
         writer.close()
     for i, shard in enumerate(shards):
-        shard.rename(data_dir / f"{split}-{i:05d}-of-{len(shards):05d}.parquet")
+        shard.rename(data_dir / shard_name(split, i, len(shards)))
     return count
 
 
@@ -77,12 +87,14 @@ def write_repo(
     card: Callable[[dict[str, int]], str],
     overwrite: bool = False,
     on_row: Callable[[], None] | None = None,
+    extra_files: Callable[[], Mapping[str, str]] | None = None,
 ) -> dict[str, int]:
     """Write a Datasets repo: parquet shards per split, ``id2label.json``, ``schema.json``, ``README.md``.
 
     ``splits`` maps split names to row iterators (dicts with every column of ``features``; image
     values as PIL images or ``{"bytes": png_bytes, "path": None}``). Empty splits are left out.
-    ``card`` receives {split: row count} and returns the README.md text. Returns the counts.
+    ``card`` receives {split: row count} and returns the README.md text; ``extra_files`` gives
+    more root files ({name: text}) once every row is written. Returns the counts.
     """
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         counts = {}
@@ -97,4 +109,6 @@ def write_repo(
         (tmp / ID2LABEL_FILE).write_text(json.dumps(schema.id2label, indent=2) + "\n", encoding="utf-8")
         (tmp / SCHEMA_FILE).write_text(json.dumps(schema.to_json(), indent=2) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(card(counts), encoding="utf-8")
+        for name, text in (extra_files() if extra_files else {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
     return counts
