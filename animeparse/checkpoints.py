@@ -69,3 +69,41 @@ def save_checkpoint(accelerator: Accelerator, root: Path, step: int, config: dic
             if int(old.name.split("-")[1]) not in keep:
                 shutil.rmtree(old)
     accelerator.wait_for_everyone()
+
+
+def export_checkpoint(checkpoint: Path, out: Path) -> dict[str, Path]:
+    """Write the two branches saved in a training checkpoint as model_a/ and model_b/ under ``out``
+    (plain transformers checkpoints with their image processor), so a run can be benchmarked or
+    published at any saved step while it goes on. Returns the folders by branch."""
+    from safetensors.torch import load_file
+
+    from animeparse.labels import get_schema
+    from animeparse.model import build_model, make_processor, save_model
+
+    config_path = checkpoint / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{checkpoint}: not a training checkpoint (no config.json)")
+    config = json.loads(config_path.read_text())
+    schema = get_schema(config["classes"])
+    # accelerate names the prepared models' weights model.safetensors, model_1.safetensors, ...
+    folders = {}
+    for index, branch in enumerate(("A", "B")):
+        weights = checkpoint / ("model.safetensors" if index == 0 else f"model_{index}.safetensors")
+        model = build_model("scratch", schema, config["scratch_size"], **(config.get("scratch_config") or {})) \
+            if config["init"] == "scratch" else build_model(config["init"], schema)
+        model.load_state_dict(load_file(weights))
+        folders[branch] = out / f"model_{branch.lower()}"
+        save_model(model.eval(), make_processor(config["eval_size"]), folders[branch])
+    return folders
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m animeparse.checkpoints",
+                                     description="Export the two branches of a training checkpoint (checkpoints/step-N).")
+    parser.add_argument("checkpoint", type=Path, help="a run's checkpoints/step-NNNNNNNN folder")
+    parser.add_argument("--out", type=Path, required=True, help="folder for model_a/ and model_b/")
+    args = parser.parse_args()
+    for branch, folder in export_checkpoint(args.checkpoint, args.out).items():
+        print(f"branch {branch}: {folder}")

@@ -426,3 +426,22 @@ def test_remeasure_reproduces_a_runs_metrics_and_keeps_other_files(cps_run, shap
     assert json.loads((dest / "metrics.json").read_text())["splits"]["test"] == reported["splits"]["test"]
     assert (dest / "model_a" / "extra.txt").read_text() == "kept"
     assert f"{100 * reported['splits']['test']['schemas']['anime-16']['B']['mean_iou']:.1f}" in (dest / "model_b" / "README.md").read_text()
+
+
+def test_a_checkpoint_exports_the_pair_it_holds(cps_run, tmp_path):
+    """python -m animeparse.checkpoints: the best step's checkpoint gives the exported pair exactly."""
+    from safetensors.torch import load_file
+
+    from animeparse.checkpoints import checkpoints, export_checkpoint
+
+    exported = [export_checkpoint(c, tmp_path / c.name) for c in checkpoints(cps_run / "checkpoints")]
+    published = {b: load_file(cps_run / f"model_{b.lower()}" / "model.safetensors") for b in ("A", "B")}
+
+    def same(folder: Path, branch: str) -> bool:
+        weights = load_file(folder / "model.safetensors")
+        return all(torch.equal(weights[k], published[branch][k]) for k in published[branch])
+
+    assert any(same(f["A"], "A") and same(f["B"], "B") for f in exported)
+    assert pipeline("image-segmentation", model=str(exported[0]["A"]))  # a plain transformers checkpoint
+    with pytest.raises(FileNotFoundError, match="not a training checkpoint"):
+        export_checkpoint(tmp_path, tmp_path / "nothing")
