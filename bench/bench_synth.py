@@ -52,6 +52,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="processes for the parallel runs (default 2)")
     p.add_argument("--rounds", type=int, default=3, help="measurement rounds; the median is reported (default 3)")
     p.add_argument("--source", default="synth", choices=["synth", "live2d"], help="procedural renderer or Live2D characters")
+    p.add_argument("--models", nargs="+", default=available_models(), choices=available_models(), metavar="MODEL",
+                   help="live2d: the models to draw (default: all)")
     args = p.parse_args()
     if args.num < 1 or args.rounds < 1 or args.workers < 1:
         p.error("--num, --rounds and --workers must be at least 1")
@@ -60,7 +62,7 @@ def main() -> None:
 
     source, controls = render, {}
     if args.source == "live2d":
-        source, controls = live2d_scene.render, {"models": tuple(available_models()), "cache": str(install(available_models()))}
+        source, controls = live2d_scene.render, {"models": tuple(args.models), "cache": str(install(args.models))}
     results: dict[str, list[float]] = {k: [] for k in ("render_par", "render_one", "png_par", "png_one")}
     cpu: list[float] = []
     with RenderPool(args.workers, render=source) as pool, RenderPool(1, render=source) as single, \

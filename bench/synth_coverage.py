@@ -32,6 +32,8 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2, help="rendering processes (default 2)")
     p.add_argument("--min-share", type=float, default=0.05, help="least share of pictures each class must reach (default 0.05)")
     p.add_argument("--source", default="synth", choices=["synth", "live2d"], help="procedural renderer or Live2D characters")
+    p.add_argument("--models", nargs="+", default=available_models(), choices=available_models(), metavar="MODEL",
+                   help="live2d: the models to draw (default: all)")
     p.add_argument("--photos", help="live2d: folder of background photographs (default: the renderer's backgrounds)")
     args = p.parse_args()
     if args.num < 1 or args.workers < 1 or args.seed < 0:
@@ -44,7 +46,7 @@ def main() -> int:
     source, controls, tag_names = render, {}, ("framing", "shading", "background")
     if args.source == "live2d":
         source, tag_names = live2d_scene.render, ("framing", "background", "character")
-        controls = {"models": tuple(available_models()), "cache": str(install(available_models())), "photos": args.photos}
+        controls = {"models": tuple(args.models), "cache": str(install(args.models)), "photos": args.photos}
     tags: dict[str, Counter] = {t: Counter() for t in ("style", "difficulty", "characters", *tag_names)}
     with RenderPool(args.workers, render=source) as pool:
         for s in pool.encoded(range(args.seed, args.seed + args.num), args.size, **controls):

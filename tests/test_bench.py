@@ -75,3 +75,28 @@ def test_real_check(tiny_branch_dirs, tmp_path):
     out = run("real_check.py", "--renpy", str(renpy_tree(tmp_path / "renpy")), "--backgrounds", "1", "--out", str(tmp_path / "out"),
               "--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"]))
     assert "foreground IoU" in out and (tmp_path / "out" / "overview.png").is_file()
+
+
+def test_real_benchmark(tiny_branch_dirs, tmp_path):
+    """A held-out split of the one Live2D model the tests install, scored with the tiny pair."""
+    from animeparse.live2d.characters import install
+    from hf_dataset.build import main as build
+
+    install(["epsilon2_1"])
+    repo = tmp_path / "live2d"
+    assert build(["live2d", "--out", str(repo), "--num-test", "2", "--size", "64", "--workers", "1",
+                  "--heldout-models", "epsilon2_1", "--train-models", "koharu"]) == 0
+    out = run("real_benchmark.py", "--dataset", str(repo), "--renpy", str(renpy_tree(tmp_path / "renpy")), "--out", str(tmp_path / "out"),
+              "--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"]))
+    assert "real parts, 16-class mIoU" in out and "Ren'Py foreground, busy" in out
+    assert (tmp_path / "out" / "metrics.json").is_file() and (tmp_path / "out" / "overview.png").is_file()
+
+
+def test_live2d_bench_and_coverage():
+    from animeparse.live2d.characters import install
+
+    install(["epsilon2_1"])
+    assert "live2d: 64x64" in run("bench_synth.py", "--source", "live2d", "--models", "epsilon2_1", "--num", "2", "--size", "64",
+                                  "--workers", "1", "--rounds", "1")
+    assert "live2d: 6 pictures" in run("synth_coverage.py", "--source", "live2d", "--models", "epsilon2_1", "--num", "6",
+                                       "--size", "64", "--workers", "1", "--min-share", "0")
