@@ -35,15 +35,18 @@ import numpy as np
 from PIL import Image
 
 from animeparse.branches import ENSEMBLE, USES
+from animeparse.correction import Correction, brush_colors, fill_enclosed, read_strokes
 from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
 from animeparse.files import FAST_PNG_LEVEL, png_bytes
 from animeparse.images import ImageError, fit_within, load_rgb
 from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, MAX_SIDE, Branch, Prediction, load_branches, model_schema, predict
-from animeparse.labels import Schema, schema_choices
+from animeparse.labels import IGNORE_INDEX, Schema, schema_choices
 from animeparse.model import ModelLoadError
 from animeparse.onnx_backend import BACKENDS
 from animeparse.outputs import export
 from animeparse.sources import is_local
+from hf_dataset.append import RowExists, append_rows
+from hf_dataset.records import image_value, label_value, make_row
 
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").iterdir() if p.suffix in (".jpg", ".png"))
 FILES_DIR = Path(tempfile.gettempdir()) / "animeparse-app"  # pictures and downloads handed to gradio
@@ -51,7 +54,11 @@ API_DIR = Path(tempfile.gettempdir()) / "animeparse-api"  # the API's label maps
 gr.set_static_paths([API_DIR])  # an API endpoint's files skip gradio's postprocessing: served from here
 FILES_MAX_AGE_S = 600  # gradio copies the page's files into its own cache at once; API clients fetch theirs at once
 MAX_UPLOAD = "50mb"
-VIEWS = ("overlay", "color map", "side by side", "disagreement")
+VIEWS = ("overlay", "color map", "side by side", "disagreement", "correct")
+SAVE_SPLITS = ("train", "validation", "test")
+UNLABELED = "unlabeled (ignore)"  # the brush's white: pixels no loss or metric counts
+UNLABELED_KEY = ('<div><span style="display:inline-flex;align-items:center;gap:4px"><span style="width:14px;height:14px;'
+                 f'border:1px solid #888;background:white"></span>{UNLABELED}: paint to leave pixels unlabeled</span></div>')
 DEFAULT_OPACITY = 0.6
 IMAGE_HEIGHT = 420  # px on the page; images scale to fit
 
@@ -66,6 +73,12 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
                         help="branch B: Hub id or local folder (env ANIMEPARSE_MODEL_B)")
     parser.add_argument("--backend", default=env.get("ANIMEPARSE_BACKEND", "torch"), choices=BACKENDS,
                         help="run the models with PyTorch or ONNX Runtime (their onnx/ exports; env ANIMEPARSE_BACKEND)")
+    parser.add_argument("--save-repo", type=Path, default=Path(env.get("ANIMEPARSE_SAVE_REPO", "animeparse-corrections")),
+                        help="local Datasets repo folder that corrected parses are saved to; made on the first save "
+                             "(env ANIMEPARSE_SAVE_REPO; default ./animeparse-corrections)")
+    parser.add_argument("--push-repo", default=env.get("ANIMEPARSE_PUSH_REPO"), metavar="ORG/NAME",
+                        help="Hub dataset that saves may also be pushed to, private, with the token in HF_TOKEN "
+                             "(env ANIMEPARSE_PUSH_REPO; default: no pushing)")
     parser.add_argument("--host", default=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to serve on (env GRADIO_SERVER_NAME; a Space sets 0.0.0.0)")
     parser.add_argument("--port", type=int, default=int(env.get("GRADIO_SERVER_PORT", "7860")),
@@ -73,6 +86,8 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error(f"--port must be in 1..65535, got {args.port}")
+    if args.push_repo and not re.fullmatch(r"[\w.-]+/[\w.-]+", args.push_repo):
+        parser.error(f"--push-repo {args.push_repo!r}: expected ORG/NAME")
     return args
 
 
@@ -122,12 +137,41 @@ def read_image(path: str) -> tuple[Image.Image, str]:
     return small, stem
 
 
-def parse_upload(image: str | None, use: str, view: str) -> Prediction | None:
-    """Run the models on a new image; the result stays in the session for every redraw."""
+def parse_upload(image: str | None, use: str, view: str) -> tuple[Prediction | None, None]:
+    """Run the models on a new image; the result stays in the session for every redraw. A new
+    image starts with no correction."""
     if image is None:
-        return None
+        return None, None
     rgb, stem = read_image(image)
-    return predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem)
+    return predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem), None
+
+
+def edited_layer(edited: dict | None) -> np.ndarray | None:
+    """The strokes the editor sent, or None if it was not painted on since the app drew it (the
+    editor sends no composite then)."""
+    if not edited or edited.get("composite") is None or not edited.get("layers"):
+        return None
+    return np.asarray(Image.open(edited["layers"][0]).convert("RGBA"))
+
+
+def corrected(pred: Prediction, use: str, schema_key: str, edited: dict | None, corr: Correction | None) -> Correction:
+    """The session's correction with the editor's new paint read in; a new one (the current
+    parse) when there is none yet in these classes."""
+    schema = SCHEMAS[schema_key]
+    if corr is None or corr.schema_key != schema_key:
+        labels = pred.run(MODELS, use).labels(use, schema)
+        return Correction(schema_key, labels.copy())
+    layer = edited_layer(edited)
+    if layer is not None:
+        corr.change(read_strokes(layer, corr.labels, schema))
+    return corr
+
+
+def editor_value(pred: Prediction, corr: Correction, schema: Schema, visible: set[int], opacity: float) -> dict:
+    """The editor's picture: the correction so far over the image, as a PNG file (fast to encode,
+    exact colors), under an empty paint layer."""
+    painted = overlay(pred.image, corr.labels, schema, visible, opacity)
+    return {"background": picture(painted, "correction.png"), "layers": [], "composite": None}
 
 
 def legend(schema: Schema, labels: np.ndarray, visible: set[int]) -> str:
@@ -162,30 +206,123 @@ def picture(array: np.ndarray, name: str = "parts.png", root: Path = FILES_DIR) 
     return str(path)
 
 
-def show(pred: Prediction | None, use: str, schema_key: str, classes: list[str], opacity: float, view: str):
+def share_table(labels: np.ndarray, schema: Schema) -> list[list]:
+    """Classes present, largest first (no 0% rows)."""
+    shares = sorted((r for r in class_shares(labels, schema) if r[2] > 0), key=lambda r: -r[2])
+    return [[name, round(share, 2)] for _, name, share in shares]
+
+
+def show(
+    pred: Prediction | None, use: str, schema_key: str, classes: list[str], opacity: float, view: str,
+    edited: dict | None = None, corr: Correction | None = None,
+):
     """Draw the current view from the kept prediction (runs a branch only if it never ran here).
 
-    Returns the picture, the side-by-side slider (one of the two is visible), legend and table.
+    Returns the picture, the side-by-side slider, the correction editor (one of the three is
+    visible), legend, table and the session's correction (the editor's paint read in).
     """
+    hide = gr.update(visible=False)
     if pred is None:
-        return gr.update(value=None, visible=True), gr.update(value=None, visible=False), "", []
+        return gr.update(value=None, visible=True), gr.update(value=None, visible=False), hide, "", [], None
     schema = SCHEMAS[schema_key]
     visible = {schema.label2id[c] for c in classes if c in schema.label2id}
+    if corr is not None or view == "correct":
+        corr = corrected(pred, use, schema_key, edited, corr)
+    if view == "correct":
+        key = legend(schema, np.arange(schema.num_classes), visible) + UNLABELED_KEY
+        editor = gr.update(value=editor_value(pred, corr, schema, visible, opacity), visible=True)
+        return hide, hide, editor, key, share_table(corr.labels, schema), corr
     labels = pred.run(MODELS, use).labels(use, schema)
-    shares = sorted((r for r in class_shares(labels, schema) if r[2] > 0), key=lambda r: -r[2])
-    table = [[name, round(share, 2)] for _, name, share in shares]  # classes present, largest first
+    table = share_table(labels, schema)
     if view == "disagreement":
         disagree = pred.run(MODELS, ENSEMBLE).disagreement(schema)
         note = f"<p>A and B pick different classes on {disagree.mean():.1%} of the pixels (magenta).</p>"
         shown = picture(disagreement_view(pred.image, disagree))
-        return gr.update(value=shown, visible=True), gr.update(visible=False), note, table
+        return gr.update(value=shown, visible=True), hide, hide, note, table, corr
     painted = overlay(pred.image, labels, schema, visible, opacity)
     key = legend(schema, labels, visible)
     if view == "side by side":
         pair = (picture(pred.image), picture(painted))
-        return gr.update(visible=False), gr.update(value=pair, visible=True), key, table
+        return hide, gr.update(value=pair, visible=True), hide, key, table, corr
     shown = picture(color_map(labels, schema, visible) if view == "color map" else painted)
-    return gr.update(value=shown, visible=True), gr.update(visible=False), key, table
+    return gr.update(value=shown, visible=True), hide, hide, key, table, corr
+
+
+def fill(pred, use, schema_key, classes, opacity, edited, corr, paint_class):
+    """Fill what the paint class encloses (an outline painted around a region), then redraw."""
+    if pred is None:
+        return gr.update(), gr.update(), None
+    schema = SCHEMAS[schema_key]
+    corr = corrected(pred, use, schema_key, edited, corr)
+    class_id = IGNORE_INDEX if paint_class == UNLABELED else schema.label2id.get(paint_class)
+    if class_id is not None:
+        corr.change(fill_enclosed(corr.labels, class_id))
+    return redraw_editor(pred, schema_key, classes, opacity, corr)
+
+
+def undo(pred, use, schema_key, classes, opacity, edited, corr):
+    """Take back the last change that reached the server (the editor's own Undo takes back strokes)."""
+    if pred is None:
+        return gr.update(), gr.update(), None
+    corr = corrected(pred, use, schema_key, edited, corr)
+    if corr.history:
+        corr.labels = corr.history.pop()
+    else:
+        gr.Info("Nothing to undo")
+    return redraw_editor(pred, schema_key, classes, opacity, corr)
+
+
+def reset(pred, use, schema_key, classes, opacity):
+    """Start the correction again from the current parse."""
+    if pred is None:
+        return gr.update(), gr.update(), None
+    return redraw_editor(pred, schema_key, classes, opacity, corrected(pred, use, schema_key, None, None))
+
+
+def redraw_editor(pred, schema_key, classes, opacity, corr):
+    schema = SCHEMAS[schema_key]
+    visible = {schema.label2id[c] for c in classes if c in schema.label2id}
+    return editor_value(pred, corr, schema, visible, opacity), share_table(corr.labels, schema), corr
+
+
+def paint_brush(schema_key: str, paint_class: str):
+    """The brush palette of the classes, set to the chosen class's color."""
+    schema = SCHEMAS[schema_key]
+    colors = brush_colors(schema)
+    i = schema.label2id.get(paint_class, len(colors) - 1)  # "unlabeled": the last color
+    return gr.update(brush=gr.Brush(colors=colors, default_color=colors[i], color_mode="fixed"))
+
+
+def save(pred, use, schema_key, edited, corr, split, replace, push):
+    """Save the picture and its corrected label map as a new row of the settings' Datasets repo."""
+    if pred is None:
+        raise refuse("Parse a picture first, then correct it")
+    if split not in SAVE_SPLITS:
+        raise refuse(f"split must be one of {list(SAVE_SPLITS)}, got {split!r}")
+    corr = corrected(pred, use, schema_key, edited, corr)
+    schema = SCHEMAS[schema_key]
+    image, _ = image_value(png_bytes(pred.image), pred.name)
+    row = make_row(image, label_value(corr.labels), f"{pred.name}.png", {"source": "animeparse app correction"})
+    try:
+        saved = append_rows(SETTINGS.save_repo, split, [row], schema, replace=bool(replace))
+    except RowExists:
+        raise refuse(f"{split} already has a row named {pred.name}.png: tick 'Replace a row of the same name' to "
+                     "overwrite it, or rename the picture") from None
+    except ValueError as e:
+        raise refuse(str(e)) from None
+    done = "replaced" if saved.replaced else "added"
+    message = f"Saved: {pred.name}.png {done} in {split} of {SETTINGS.save_repo} ({saved.rows} rows in {split})."
+    if push and SETTINGS.push_repo:
+        from hf_dataset.hub import push as push_repo
+
+        try:
+            url, _ = push_repo(SETTINGS.save_repo, SETTINGS.push_repo, private=True)
+        except Exception as e:  # the local save stands; say why the upload did not
+            gr.Warning(f"Saved locally, but pushing to {SETTINGS.push_repo} failed: {type(e).__name__}: {e}")
+        else:
+            message += f" Pushed to {url}."
+    gr.Info(message)
+    return corr, message
 
 
 def export_files(pred: Prediction | None, use: str, schema_key: str) -> list[str] | None:
@@ -229,6 +366,7 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
         f"disagree is where they are unsure. Images over {MAX_SIDE} px are downscaled."
     )
     prediction = gr.State(time_to_live=3600)
+    correction = gr.State(time_to_live=3600)
     with gr.Row():
         with gr.Column():
             image_in = gr.Image(
@@ -240,6 +378,14 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
             result = gr.Image(label="Parts", format="png", interactive=False, height=IMAGE_HEIGHT, elem_id="result")
             compare = gr.ImageSlider(
                 label="Input | parts", format="png", visible=False, height=IMAGE_HEIGHT, elem_id="compare"
+            )
+            editor = gr.ImageEditor(
+                label="Correct: paint with a class color (white: unlabeled); the eraser takes back paint", type="filepath",
+                image_mode="RGBA", format="png", sources=(), transforms=(), visible=False, height=IMAGE_HEIGHT + 120,
+                layers=gr.LayerOptions(allow_additional_layers=False, layers=["labels"]), elem_id="editor",
+                brush=gr.Brush(colors=brush_colors(SCHEMA), color_mode="fixed",
+                               default_color=brush_colors(SCHEMA)[min(1, SCHEMA.num_classes - 1)]),
+                eraser=gr.Eraser(),
             )
             key = gr.HTML(elem_id="legend")
     with gr.Row():
@@ -256,6 +402,19 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
         with gr.Column(scale=1, min_width=120):
             all_on = gr.Button("All", size="sm")
             all_off = gr.Button("None", size="sm")
+    with gr.Accordion("Correct and save as training data (view: correct)", open=False, elem_id="correct-panel"):
+        with gr.Row():
+            paint_class = gr.Dropdown([*SCHEMA.names, UNLABELED], value=SCHEMA.names[min(1, SCHEMA.num_classes - 1)],
+                                      label="Class to paint and fill", elem_id="paint-class")
+            fill_button = gr.Button("Fill what this class encloses", elem_id="fill")
+            undo_button = gr.Button("Undo", elem_id="undo")
+            reset_button = gr.Button("Start again from the parse", elem_id="reset")
+        with gr.Row():
+            split = gr.Dropdown(list(SAVE_SPLITS), value="train", label="Split", elem_id="split")
+            replace = gr.Checkbox(False, label="Replace a row of the same name", elem_id="replace")
+            push = gr.Checkbox(False, label=f"Also push to {SETTINGS.push_repo} (private)", visible=bool(SETTINGS.push_repo))
+            save_button = gr.Button("Save", variant="primary", elem_id="save")
+        saved_note = gr.Markdown(f"Rows are saved to the Datasets repo `{SETTINGS.save_repo}`.", elem_id="saved")
     with gr.Row():
         downloads = gr.File(
             label="Downloads: label map, color map, per-class layers", file_count="multiple", interactive=False
@@ -263,16 +422,17 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
         table = gr.Dataframe(headers=["class", "pixels %"], label="Share of pixels", interactive=False)
     private = dict(api_visibility="private")  # page events; the API is /parse alone
     redraw = dict(
-        fn=show, inputs=[prediction, use, schema_key, classes, opacity, view], outputs=[result, compare, key, table],
-        **private,
+        fn=show, inputs=[prediction, use, schema_key, classes, opacity, view, editor, correction],
+        outputs=[result, compare, editor, key, table, correction], **private,
     )
+    editing = [prediction, use, schema_key, classes, opacity, editor, correction]
     refresh = dict(fn=export_files, inputs=[prediction, use, schema_key], outputs=downloads, **private)
     run_models = dict(concurrency_id="model")  # one model run at a time
 
     # A new image: an upload, paste or clear (.input), or an example. Not .change: it fires twice
     # when an image replaces another, which would run the models twice.
     for new_image in [image_in.input] + ([examples.load_input_event.then] if examples else []):
-        parsed = new_image(parse_upload, [image_in, use, view], prediction, **run_models, **private)
+        parsed = new_image(parse_upload, [image_in, use, view], [prediction, correction], **run_models, **private)
         parsed.success(**redraw).success(**refresh)
     use.input(**redraw).success(**refresh)
     schema_key.input(class_choices, [schema_key, classes], classes, **private).then(**redraw).success(**refresh)
@@ -281,6 +441,14 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
     opacity.input(**redraw, trigger_mode="always_last")
     all_on.click(lambda k: list(SCHEMAS[k].names), schema_key, classes, **private).then(**redraw)
     all_off.click(lambda: [], None, classes, **private).then(**redraw)
+    fill_button.click(fill, [*editing, paint_class], [editor, table, correction], **private)
+    undo_button.click(undo, editing, [editor, table, correction], **private)
+    reset_button.click(reset, editing[:5], [editor, table, correction], **private)
+    paint_class.input(paint_brush, [schema_key, paint_class], editor, **private)
+    schema_key.input(lambda k: gr.update(choices=[*SCHEMAS[k].names, UNLABELED], value=SCHEMAS[k].names[1]), schema_key,
+                     paint_class, **private).then(paint_brush, [schema_key, paint_class], editor, **private)
+    save_button.click(save, [prediction, use, schema_key, editor, correction, split, replace, push],
+                      [correction, saved_note], **private)
     gr.api(parse, api_name="parse", **run_models)
 
 

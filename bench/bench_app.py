@@ -95,7 +95,7 @@ def main() -> None:
             model(pixel_values=pixel_values)
 
     def server(use: str, shown: list[str], opacity: float, prediction=None):
-        prediction = prediction or app.parse_upload(upload, use, "overlay")
+        prediction = prediction or app.parse_upload(upload, use, "overlay")[0]
         result, *_ = app.show(prediction, use, "16", shown, opacity, "overlay")
         # What gradio does with the picture before the page can fetch it: into its cache.
         move_files_to_cache(app.result.postprocess(result["value"]), app.result, postprocess=True)

@@ -32,9 +32,11 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def app(tiny_branch_dirs):
-    """app.py imported with the tiny models as its settings, serving on a free local port."""
-    settings = {"ANIMEPARSE_MODEL_A": str(tiny_branch_dirs["A"]), "ANIMEPARSE_MODEL_B": str(tiny_branch_dirs["B"])}
+def app(tiny_branch_dirs, tmp_path_factory):
+    """app.py imported with the tiny models as its settings, serving on a free local port; it
+    saves corrections to a repo of its own (``app.SETTINGS.save_repo``, made on the first save)."""
+    settings = {"ANIMEPARSE_MODEL_A": str(tiny_branch_dirs["A"]), "ANIMEPARSE_MODEL_B": str(tiny_branch_dirs["B"]),
+                "ANIMEPARSE_SAVE_REPO": str(tmp_path_factory.mktemp("saves") / "corrections")}
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
     try:
@@ -177,13 +179,84 @@ def test_browser_session(app, page, reference, tmp_path):
     assert calls == {"A": 1, "B": 1}  # everything after the upload was drawn from the kept logits
 
 
+def paint(page, row: float, height: int, width: int) -> None:
+    """Drag the editor's brush across the whole picture (centered in the canvas) along image row ``row``."""
+    canvas = page.locator("#editor canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    scale = float(page.locator("#editor").get_by_text("%").first.inner_text().strip("%")) / 100
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + (row - height / 2) * scale
+    page.mouse.move(x - (width / 2 - 0.5) * scale, y)
+    page.mouse.down()
+    page.mouse.move(x + (width / 2 - 0.5) * scale, y, steps=12)
+    page.mouse.up()
+
+
+def choose_paint_class(page, name: str) -> None:
+    page.locator("#paint-class input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    page.wait_for_timeout(1000)  # the editor takes the new brush color
+
+
+def test_correct_a_parse_and_save_it_as_training_data(app, page, reference, tmp_path):
+    """Parse, paint a band with another class and a band as unlabeled, save; the repo's new row
+    holds exactly that correction; a second picture appends; saving a name twice asks first."""
+    import datasets
+
+    page.goto(app.demo.local_url)
+    rgb = np.full((160, 88, 3), 200, np.uint8)
+    rgb[40:120, 20:70] = (40, 90, 200)
+    Image.fromarray(rgb).save(tmp_path / "sprite.png")
+    page.locator("#input input[type=file]").set_input_files(tmp_path / "sprite.png")
+    picture(page)
+    parse = predict(reference, Image.fromarray(rgb), ENSEMBLE).labels(ENSEMBLE, SCHEMA_16)
+
+    page.get_by_role("radio", name="correct").check()
+    page.locator("#editor canvas").first.wait_for()
+    page.get_by_text("Correct and save as training data").click()
+    page.wait_for_timeout(1000)  # the editor fits the picture to its canvas
+    choose_paint_class(page, "props")
+    paint(page, 145, 160, 88)
+    choose_paint_class(page, app.UNLABELED)
+    paint(page, 15, 160, 88)
+    page.locator("#save").click()
+    page.get_by_text("Saved: sprite.png added in train").first.wait_for()
+
+    rows = datasets.load_dataset(str(app.SETTINGS.save_repo), download_mode="force_redownload")["train"]
+    assert len(rows) == 1 and rows[0]["file_name"] == "sprite.png"
+    np.testing.assert_array_equal(np.asarray(rows[0]["image"]), rgb)
+    saved = np.asarray(rows[0]["label"])
+    changed = saved != parse
+    # the props stroke along row 145 and the unlabeled stroke along row 15 (255 where nothing is
+    # labeled), the parse everywhere else
+    props = SCHEMA_16.label2id["props"]
+    assert (saved[145, 1:-1] == props).all() and (saved[15, 1:-1] == 255).all()
+    assert (saved[:80][changed[:80]] == 255).all() and (saved[80:][changed[80:]] == props).all()
+    assert not changed[50:110].any()
+
+    # A second picture appends a row; the first stays as it was.
+    Image.fromarray(rgb[::-1].copy()).save(tmp_path / "other.png")
+    page.locator("#input input[type=file]").set_input_files(tmp_path / "other.png")
+    page.wait_for_timeout(1500)
+    page.locator("#save").click()
+    page.get_by_text("Saved: other.png added in train").first.wait_for()
+    rows = datasets.load_dataset(str(app.SETTINGS.save_repo), download_mode="force_redownload")["train"]
+    assert rows["file_name"] == ["sprite.png", "other.png"]
+    np.testing.assert_array_equal(np.asarray(rows[0]["label"]), saved)
+
+    # Saving the same name again asks first, and leaves the repo alone.
+    page.locator("#save").click()
+    page.get_by_text("already has a row named other.png").first.wait_for()
+    assert len(datasets.load_dataset(str(app.SETTINGS.save_repo), download_mode="force_redownload")["train"]) == 2
+
+
 # ---------------------------------------------------------------- handlers
 
 
 def test_share_table_and_empty_input(app, reference):
     rgb = random_rgb(30, 40, seed=2)
     prediction = app.predict(app.MODELS, Image.fromarray(rgb), "B")
-    _, _, legend, table = app.show(prediction, "B", "13", list(SCHEMA_13.names), 0.5, "overlay")
+    _, _, _, legend, table, _ = app.show(prediction, "B", "13", list(SCHEMA_13.names), 0.5, "overlay")
     labels = predict(reference, Image.fromarray(rgb), "B").labels("B", SCHEMA_13)
     counts = np.bincount(labels.ravel(), minlength=13)
     assert {name: share for name, share in table} == pytest.approx(
@@ -192,8 +265,8 @@ def test_share_table_and_empty_input(app, reference):
     assert [share for _, share in table] == sorted((share for _, share in table), reverse=True)
     assert all(f"{name}</span>" in legend for name, c in zip(SCHEMA_13.names, counts) if c)
 
-    assert app.parse_upload(None, ENSEMBLE, "overlay") is None
-    result, compare, legend, table = app.show(None, ENSEMBLE, "16", [], 0.5, "overlay")
+    assert app.parse_upload(None, ENSEMBLE, "overlay") == (None, None)
+    result, compare, editor, legend, table, correction = app.show(None, ENSEMBLE, "16", [], 0.5, "overlay")
     assert result["value"] is None and legend == "" and table == []
     assert app.export_files(None, ENSEMBLE, "16") is None
 
