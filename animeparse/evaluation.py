@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
-from transformers import SegformerImageProcessor
+from transformers import SegformerImageProcessorPil
 
 from animeparse.branches import USES, needed_branches
 from animeparse.inference import class_scores, label_map
@@ -29,7 +29,7 @@ Evaluation = tuple[dict[str, torch.Tensor], torch.Tensor]
 
 
 def eval_loader(
-    split: datasets.Dataset, processor: SegformerImageProcessor, table: np.ndarray, num_source_classes: int,
+    split: datasets.Dataset, processor: SegformerImageProcessorPil, table: np.ndarray, num_source_classes: int,
     batch_size: int, num_workers: int = 0,
 ) -> tuple[DataLoader, list[str]]:
     """Batches of a labeled split for :func:`evaluate` (labels remapped by ``table`` from the

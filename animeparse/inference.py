@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from transformers import SegformerForSemanticSegmentation, SegformerImageProcessor
+from transformers import SegformerForSemanticSegmentation, SegformerImageProcessorPil
 
 from animeparse.branches import BRANCHES, ENSEMBLE, needed_branches
 from animeparse.labels import IGNORE_INDEX, Schema, remap_table
@@ -39,7 +39,7 @@ MAX_SIDE = 2048
 """Images are parsed at most this large (longer side); larger ones are downscaled first. The
 models see 512 px anyway, and full-size score maps of bigger images would take gigabytes."""
 
-Branch = tuple[SegformerForSemanticSegmentation, SegformerImageProcessor]
+Branch = tuple[SegformerForSemanticSegmentation, SegformerImageProcessorPil]
 """A loaded model and its image processor, as :func:`animeparse.model.load_model` returns them."""
 
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
+from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+# The PIL backend by name: SegformerImageProcessor itself needs torchvision (which cannot be installed
+# beside this torch) and otherwise falls back to this same class with a warning on every start.
+from transformers import SegformerImageProcessorPil
 
 from animeparse.images import IMAGENET_MEAN, IMAGENET_STD
 from animeparse.labels import IGNORE_INDEX, Schema
@@ -28,10 +32,10 @@ class ModelLoadError(RuntimeError):
     """A model named by the user cannot be loaded; the message says which and why."""
 
 
-def make_processor(size: int = 512) -> SegformerImageProcessor:
+def make_processor(size: int = 512) -> SegformerImageProcessorPil:
     """The image processor saved beside every model. Background is a real class, so labels are
     not reduced (``do_reduce_labels=False``)."""
-    return SegformerImageProcessor(
+    return SegformerImageProcessorPil(
         do_resize=True,
         size={"height": size, "width": size},
         do_normalize=True,
@@ -75,20 +79,20 @@ def build_model(
         raise ModelLoadError(_load_hint(init, e)) from None
 
 
-def load_model(name_or_path: str | Path) -> tuple[SegformerForSemanticSegmentation, SegformerImageProcessor]:
+def load_model(name_or_path: str | Path) -> tuple[SegformerForSemanticSegmentation, SegformerImageProcessorPil]:
     """Load a saved model and its processor (safetensors only) in eval mode."""
     try:
         model = SegformerForSemanticSegmentation.from_pretrained(name_or_path, use_safetensors=True)
     except OSError as e:
         raise ModelLoadError(_load_hint(str(name_or_path), e, "Pass a Hub id or a local checkpoint folder.")) from None
     try:
-        processor = SegformerImageProcessor.from_pretrained(name_or_path)
+        processor = SegformerImageProcessorPil.from_pretrained(name_or_path)
     except OSError:
         processor = make_processor()  # a bare encoder checkpoint (e.g. nvidia/mit-b0) has none
     return model.eval(), processor
 
 
-def save_model(model, processor: SegformerImageProcessor, out_dir: str | Path) -> None:
+def save_model(model, processor: SegformerImageProcessorPil, out_dir: str | Path) -> None:
     """Save weights (safetensors), config and processor so ``pipeline(...)`` can load ``out_dir``."""
     model.save_pretrained(out_dir, safe_serialization=True)
     processor.save_pretrained(out_dir)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import SegformerConfig, SegformerImageProcessor
+from transformers import SegformerConfig, SegformerImageProcessorPil
 from transformers.modeling_outputs import SemanticSegmenterOutput
 
 from animeparse.export import ONNX_DIR, ONNX_FILES, session
@@ -67,7 +67,7 @@ def load_onnx_model(name_or_path: str | Path, variant: str = "fp32", threads: in
     except OSError as e:
         raise ModelLoadError(f"cannot read the config of {name_or_path}: {e}") from None
     try:
-        processor = SegformerImageProcessor.from_pretrained(folder)
+        processor = SegformerImageProcessorPil.from_pretrained(folder)
     except OSError:
         processor = make_processor()  # as load_model does for a checkpoint saved without one
     return OnnxSegmenter(path, config, threads), processor

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from PIL import Image
-from transformers import SegformerImageProcessor
+from transformers import SegformerImageProcessorPil
 
 from animeparse.augment import Augment
 from animeparse.images import load_rgb
@@ -51,7 +51,7 @@ class TrainTransform:
     """
 
     augment: Augment
-    processor: SegformerImageProcessor
+    processor: SegformerImageProcessorPil
     table: np.ndarray | None = None
     num_source_classes: int = 0
 
@@ -77,7 +77,7 @@ class EvalTransform:
     """Whole images resized by the processor (as ``pipeline`` does), labels at their own size,
     and each row's group index (e.g. difficulty) for per-group metrics."""
 
-    processor: SegformerImageProcessor
+    processor: SegformerImageProcessorPil
     table: np.ndarray
     num_source_classes: int
     group_column: str | None = None

@@ -22,3 +22,21 @@ def test_requirements_pin_torch_and_install_the_project():
     assert lines == ["torch==2.13.0", "-e ."]
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(d.startswith("torch") for d in dependencies) and any(d.startswith("transformers") for d in dependencies)
+
+
+def test_loading_and_running_a_model_prints_no_torchvision_warning(tiny_model_dir):
+    """torchvision cannot be installed beside this torch; the PIL image processor is used by name,
+    so neither the app's, the batch command's nor training's imports nor a pipeline warn about it."""
+    import subprocess
+    import sys
+
+    code = ("import animeparse.inference, animeparse.evaluation, animeparse.transforms, animeparse.onnx_backend\n"
+            "from animeparse.model import load_model\n"
+            "from transformers import pipeline\n"
+            "from PIL import Image\n"
+            f"load_model({str(tiny_model_dir)!r})\n"
+            f"pipeline('image-segmentation', model={str(tiny_model_dir)!r})(Image.new('RGB', (40, 30)))\n"
+            "print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr
+    assert "torchvision" not in done.stderr
