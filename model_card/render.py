@@ -94,6 +94,24 @@ def settings_table(config: dict) -> str:
     return _table(["setting", "value"], [[label, f"`{config[key]}`"] for key, label in keys if key in config])
 
 
+CPS_METHOD = "co-trained with cross pseudo supervision (CPS with CutMix, Chen et al., CVPR 2021)"
+
+
+def training_method(config: dict, metrics: dict) -> str:
+    """What the exported weights really went through: CPS, or supervised steps only (a CPS weight
+    of 0, or a run, or a kept best step, that ended before CPS's warm-up did)."""
+    warmup = config.get("cps_warmup_steps", 0)
+    if config.get("cps_weight", 0) == 0:
+        return "trained supervised only (CPS weight 0: the baseline of a co-trained pair)"
+    if metrics.get("trained_steps", metrics["step"]) <= warmup:
+        return (f"trained supervised only: the run's {metrics.get('trained_steps', metrics['step'])} steps ended before "
+                f"cross pseudo supervision was to start (after {warmup} supervised steps)")
+    if metrics["step"] <= warmup:
+        return (f"trained supervised only: the exported weights are from step {metrics['step']}, before cross pseudo "
+                f"supervision started (after {warmup} supervised steps) in a run of {metrics['trained_steps']} steps")
+    return CPS_METHOD
+
+
 def eval_results(metrics: dict, branch: str, dataset_id: str, dataset_name: str) -> list[EvalResult]:
     split = report_split(metrics)
     out = []
@@ -139,6 +157,7 @@ def render_model_card(
         template_path=str(TEMPLATE),
         model_name=repo_id,
         branch=branch,
+        method=training_method(config, metrics),
         sibling_id=sibling_id,
         repo_id=repo_id,
         num_classes=len(class_names),

@@ -199,6 +199,7 @@ def test_model_card_has_hub_metadata_and_measured_tables(cps_run):
     assert "| eyebrows |" in card and "| hard |" in card and "## Limitations" in card
     assert f"| CPS weight | `{metrics['config']['cps_weight']}` |" in card
     assert "branch **B**" in card and str(cps_run / "model_a") in card
+    assert "models co-trained with cross pseudo supervision (CPS with CutMix" in card
 
 
 def test_results_table_puts_runs_side_by_side(cps_run, tmp_path):
@@ -445,3 +446,30 @@ def test_a_checkpoint_exports_the_pair_it_holds(cps_run, tmp_path):
     assert pipeline("image-segmentation", model=str(exported[0]["A"]))  # a plain transformers checkpoint
     with pytest.raises(FileNotFoundError, match="not a training checkpoint"):
         export_checkpoint(tmp_path, tmp_path / "nothing")
+
+
+def test_a_run_on_saved_corrections_that_ends_before_cps_says_so(tmp_path, caplog):
+    """A repo of rows saved one by one (as the app saves corrections) trains as it is; a run whose
+    --max-steps ends before the CPS warm-up warns at start, and its cards say it was supervised only."""
+    from hf_dataset.append import append_rows
+    from model_card.render import CPS_METHOD
+
+    repo = tmp_path / "corrections"
+    for split, seeds in (("train", range(8)), ("validation", range(200, 202))):
+        for row in rows(seeds, labeled=True):
+            append_rows(repo, split, [row], SCHEMA_16)
+    out = tmp_path / "run"
+    metrics = cotrain.main(["--dataset", str(repo), "--output-dir", str(out), *TINY_MODEL, *FAST, "--max-steps", "4",
+                            "--labeled-fraction", "0.5", "--eval-every", "0", "--save-every", "0"])
+    assert metrics["trained_steps"] == 4 and metrics["config"]["labeled_images"] == 4
+    assert "ends before CPS starts" in caplog.text
+    card = (out / "model_a" / "README.md").read_text()
+    assert "trained supervised only: the run's 4 steps ended before cross pseudo supervision" in card
+    assert CPS_METHOD not in card
+
+
+def test_help_answers_without_importing_the_training_libraries():
+    code = ("import runpy, sys\nsys.argv = ['cotrain.py', '--help']\ntry:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit:\n    pass\nprint(sorted(m for m in ('torch', 'transformers', 'datasets', 'accelerate') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "train", capture_output=True, text=True, timeout=60)
+    assert "--cps-warmup-steps" in done.stdout and done.stdout.strip().endswith("[]"), done.stdout + done.stderr

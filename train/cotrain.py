@@ -37,31 +37,41 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import datasets
-import numpy as np
-import torch
-from accelerate import Accelerator
-from accelerate.logging import get_logger
-from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
-from transformers import SegformerConfig, get_polynomial_decay_schedule_with_warmup
-
-from animeparse.allocator import keep_freed_memory
-from animeparse.augment import Augment
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
-from animeparse.checkpoints import Progress, batches, checkpoint_dir, checkpoints, save_checkpoint
-from animeparse.cps import CPSConfig, train_step
-from animeparse.data import load_dataset_schema, load_parsing_dataset, split_labeled
-from animeparse.evaluation import Evaluation, eval_loader, evaluate, summarize_split
-from animeparse.files import write_atomic
-from animeparse.labels import IGNORE_INDEX, Schema, get_schema, remap_table
-from animeparse.model import SCRATCH_SIZES, ModelLoadError, build_model, make_processor, save_model
-from animeparse.transforms import TrainTransform
-from model_card.hub import push_models
-from model_card.render import branch_cards
 
-logger = get_logger(__name__, log_level="INFO")
+
+def import_training_libraries() -> None:
+    """Import what training needs (torch, transformers, datasets, accelerate: seconds) into this
+    module, once: parse_args calls it after parsing, so --help and option errors answer at once."""
+    global datasets, np, torch, Accelerator, get_logger, DataLoaderConfiguration, ProjectConfiguration, set_seed
+    global DataLoader, tqdm, SegformerConfig, get_polynomial_decay_schedule_with_warmup, keep_freed_memory, Augment
+    global Progress, batches, checkpoint_dir, checkpoints, save_checkpoint, CPSConfig, train_step, load_dataset_schema
+    global load_parsing_dataset, split_labeled, Evaluation, eval_loader, evaluate, summarize_split, write_atomic
+    global IGNORE_INDEX, Schema, get_schema, remap_table, SCRATCH_SIZES, ModelLoadError, build_model, make_processor
+    global save_model, TrainTransform, push_models, branch_cards, logger
+    import datasets
+    import numpy as np
+    import torch
+    from accelerate import Accelerator
+    from accelerate.logging import get_logger
+    from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+    from transformers import SegformerConfig, get_polynomial_decay_schedule_with_warmup
+    from animeparse.allocator import keep_freed_memory
+    from animeparse.augment import Augment
+    from animeparse.checkpoints import Progress, batches, checkpoint_dir, checkpoints, save_checkpoint
+    from animeparse.cps import CPSConfig, train_step
+    from animeparse.data import load_dataset_schema, load_parsing_dataset, split_labeled
+    from animeparse.evaluation import Evaluation, eval_loader, evaluate, summarize_split
+    from animeparse.files import write_atomic
+    from animeparse.labels import IGNORE_INDEX, Schema, get_schema, remap_table
+    from animeparse.model import SCRATCH_SIZES, ModelLoadError, build_model, make_processor, save_model
+    from animeparse.transforms import TrainTransform
+    from model_card.hub import push_models
+    from model_card.render import branch_cards
+    logger = get_logger(__name__, log_level="INFO")
+
 
 RUN_CONTROL = {"resume", "overwrite", "num_workers", "eval_every", "save_every", "log_every", "report_to",
                "push_to_hub", "hub_private", "dataset_id", "export"}
@@ -95,7 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--init-b", default=None,
                    help="branch B's start when it differs from --init, e.g. a pair's model_b to continue a co-trained pair "
                         "(two branches started from the same weights would teach each other nothing)")
-    g.add_argument("--scratch-size", default="b0", choices=sorted(SCRATCH_SIZES), help="SegFormer size for --init scratch")
+    g.add_argument("--scratch-size", default="b0", help="SegFormer size for --init scratch: b0, b1 or b2 (animeparse.model.SCRATCH_SIZES)")
     g.add_argument("--scratch-config", default=None, type=json_object,
                    help='JSON of SegformerConfig fields overriding the scratch size, e.g. \'{"depths": [1, 1, 1, 1]}\'')
     g = p.add_argument_group("optimisation")
@@ -149,6 +159,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--push-to-hub", default=None, metavar="ORG/NAME", help="push the models to ORG/NAME-a and ORG/NAME-b")
     g.add_argument("--hub-private", action="store_true", help="create the Hub repos as private")
     args = p.parse_args(argv)
+    import_training_libraries()
     check_args(p, args)
     return args
 
@@ -182,6 +193,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--crop-size must be a multiple of 4 (SegFormer's output stride, on which CutMix boxes lie), got {args.crop_size}")
     if args.cps_weight > 0 and args.unlabeled_batch_size < 2:
         p.error("--unlabeled-batch-size must be at least 2: CutMix pairs images within the unlabeled batch")
+    if args.scratch_size not in SCRATCH_SIZES:
+        p.error(f"--scratch-size: choose one of {sorted(SCRATCH_SIZES)}, got {args.scratch_size!r}")
     if args.init != "scratch" and args.scratch_config:
         p.error("--scratch-config applies to --init scratch only")
     unknown = sorted(set(args.scratch_config or {}) - set(SegformerConfig().to_dict()))
@@ -358,6 +371,9 @@ def main(argv: list[str] | None = None) -> dict:
             logger.warning("--mixed-precision bf16: this CPU has no native bf16 instructions (AVX-512 BF16 or AMX), so "
                            "autocast emulates them and training runs about 13x slower than fp32; use --mixed-precision no",
                            main_process_only=True)
+    if args.cps_weight > 0 and 0 < args.max_steps <= args.cps_warmup_steps:
+        logger.warning(f"--max-steps {args.max_steps} ends before CPS starts (--cps-warmup-steps {args.cps_warmup_steps}): "
+                       "this run trains supervised only, and its model cards will say so", main_process_only=True)
     previous = prepare_output_dir(args, accelerator)
 
     # ---------------------------------------------------------------- Data
