@@ -207,8 +207,8 @@ def picture(array: np.ndarray, name: str = "parts.png", root: Path = FILES_DIR) 
 
 
 def share_table(labels: np.ndarray, schema: Schema) -> list[list]:
-    """Classes present, largest first (no 0% rows)."""
-    shares = sorted((r for r in class_shares(labels, schema) if r[2] > 0), key=lambda r: -r[2])
+    """Classes present, largest first, in percent to two decimals; none shown as 0."""
+    shares = sorted((r for r in class_shares(labels, schema) if round(r[2], 2) > 0), key=lambda r: -r[2])
     return [[name, round(share, 2)] for _, name, share in shares]
 
 
@@ -376,8 +376,11 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
             examples = gr.Examples(EXAMPLES, inputs=image_in) if EXAMPLES else None
         with gr.Column():
             result = gr.Image(label="Parts", format="png", interactive=False, height=IMAGE_HEIGHT, elem_id="result")
+            # max_height no taller than the box: the slider scales a picture to max_height and the box
+            # crops what is taller (a tall sprite lost its lower part)
             compare = gr.ImageSlider(
-                label="Input | parts", format="png", visible=False, height=IMAGE_HEIGHT, elem_id="compare"
+                label="Input | parts", format="png", visible=False, height=IMAGE_HEIGHT, max_height=IMAGE_HEIGHT - 40,
+                elem_id="compare",
             )
             editor = gr.ImageEditor(
                 label="Correct: paint with a class color (white: unlabeled); the eraser takes back paint", type="filepath",
@@ -434,6 +437,7 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
     for new_image in [image_in.input] + ([examples.load_input_event.then] if examples else []):
         parsed = new_image(parse_upload, [image_in, use, view], [prediction, correction], **run_models, **private)
         parsed.success(**redraw).success(**refresh)
+        parsed.failure(lambda: None, None, image_in, **private)  # a refused file leaves no broken picture behind
     use.input(**redraw).success(**refresh)
     schema_key.input(class_choices, [schema_key, classes], classes, **private).then(**redraw).success(**refresh)
     for control in (classes, view):

@@ -14,15 +14,22 @@ from animeparse.inference import Prediction
 from animeparse.labels import Schema
 
 
-def layers_zip(image: np.ndarray, labels: np.ndarray, schema: Schema) -> bytes:
-    """A zip of one RGBA PNG per class present: the image, transparent outside that class.
+LAYER_MIN_SHARE = 0.1
+"""Percent of the pixels a class must cover to get a layer: a full-size layer per stray pixel made
+a 25 MB zip for one 2048-px scene."""
+
+
+def layers_zip(image: np.ndarray, labels: np.ndarray, schema: Schema, min_share: float = LAYER_MIN_SHARE) -> bytes:
+    """A zip of one RGBA PNG per class covering at least ``min_share`` percent of the pixels: the
+    image, transparent outside that class.
 
     Layers have the image's size, so stacking them in an editor rebuilds the picture.
     """
     buffer = io.BytesIO()
+    counts = np.bincount(labels.ravel(), minlength=256)
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
-        for class_id in np.unique(labels):
-            if class_id >= schema.num_classes:
+        for class_id in np.flatnonzero(counts):
+            if class_id >= schema.num_classes or counts[class_id] * 100 < min_share * labels.size:
                 continue
             alpha = np.where(labels == class_id, 255, 0).astype(np.uint8)
             rgba = np.dstack([image, alpha])

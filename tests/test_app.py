@@ -204,12 +204,27 @@ def test_correct_a_parse_and_save_it_as_training_data(app, page, reference, tmp_
     import datasets
 
     page.goto(app.demo.local_url)
-    rgb = np.full((160, 88, 3), 200, np.uint8)
+    # A refused file leaves the input box empty, not a broken picture.
+    broken = tmp_path / "broken.png"
+    Image.fromarray(random_rgb(40, 40)).save(broken)
+    broken.write_bytes(broken.read_bytes()[:80])
+    page.locator("#input input[type=file]").set_input_files(broken)
+    page.get_by_text("broken.png: corrupt or truncated image").wait_for()
+    page.wait_for_function("() => !document.querySelector('#input img')")
+
+    rgb = np.full((160, 88, 3), 200, np.uint8)  # a tall sprite
     rgb[40:120, 20:70] = (40, 90, 200)
     Image.fromarray(rgb).save(tmp_path / "sprite.png")
     page.locator("#input input[type=file]").set_input_files(tmp_path / "sprite.png")
     picture(page)
     parse = predict(reference, Image.fromarray(rgb), ENSEMBLE).labels(ENSEMBLE, SCHEMA_16)
+
+    # Side by side shows the whole tall picture, and the view switch shows its choice.
+    page.get_by_role("radio", name="side by side").check()
+    picture(page, "#compare img")
+    box, frame = page.locator("#compare img").first.bounding_box(), page.locator("#compare").bounding_box()
+    assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"]
+    assert page.get_by_role("radio", name="side by side").is_checked()
 
     page.get_by_role("radio", name="correct").check()
     page.locator("#editor canvas").first.wait_for()

@@ -313,3 +313,15 @@ def test_batch_command_refuses_a_bad_out_before_loading_models(inputs, tmp_path,
         err = capsys.readouterr().err
         assert problem in err and "cannot load model" not in err and "Traceback" not in err
     assert taken.read_bytes() == b"a file, not a folder"
+
+
+def test_layers_zip_leaves_out_classes_of_a_few_pixels():
+    labels = np.zeros((100, 100), np.uint8)
+    labels[:50] = 1  # hair: 50%
+    labels[99, 99] = 3  # eyes: one pixel, 0.01%
+    labels[0, :20] = 9  # top: 0.2%
+    image = np.full((100, 100, 3), 128, np.uint8)
+    with zipfile.ZipFile(io.BytesIO(layers_zip(image, labels, SCHEMA_16))) as zf:
+        assert sorted(zf.namelist()) == ["00_background.png", "01_hair.png", "09_top.png"]
+    with zipfile.ZipFile(io.BytesIO(layers_zip(image, labels, SCHEMA_16, min_share=0))) as zf:
+        assert "03_eyes.png" in zf.namelist()
