@@ -39,11 +39,14 @@ from animeparse.correction import Correction, brush_colors, fill_enclosed, read_
 from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
 from animeparse.files import FAST_PNG_LEVEL, png_bytes
 from animeparse.images import ImageError, fit_within, load_rgb
-from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, MAX_SIDE, Branch, Prediction, load_branches, model_schema, predict
+from animeparse.inference import (
+    DEFAULT_MODEL_A, DEFAULT_MODEL_B, MAX_SIDE, Branch, Prediction, load_branches, model_schema, predict, rank_by_disagreement,
+)
 from animeparse.labels import IGNORE_INDEX, Schema, schema_choices
 from animeparse.model import ModelLoadError
 from animeparse.onnx_backend import BACKENDS
 from animeparse.outputs import export
+from animeparse.predict import collect_inputs
 from animeparse.sources import is_local
 from hf_dataset.append import RowExists, append_rows
 from hf_dataset.records import image_value, label_value, make_row
@@ -79,6 +82,9 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--push-repo", default=env.get("ANIMEPARSE_PUSH_REPO"), metavar="ORG/NAME",
                         help="Hub dataset that saves may also be pushed to, private, with the token in HF_TOKEN "
                              "(env ANIMEPARSE_PUSH_REPO; default: no pushing)")
+    parser.add_argument("--label-queue", type=Path, default=env.get("ANIMEPARSE_LABEL_QUEUE"), metavar="DIR",
+                        help="folder of your unlabeled images for the 'next to label' list, ranked by how much A and B "
+                             "disagree on each (env ANIMEPARSE_LABEL_QUEUE; default: no list)")
     parser.add_argument("--host", default=env.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to serve on (env GRADIO_SERVER_NAME; a Space sets 0.0.0.0)")
     parser.add_argument("--port", type=int, default=int(env.get("GRADIO_SERVER_PORT", "7860")),
@@ -338,6 +344,27 @@ def class_choices(schema_key: str, classes: list[str]) -> dict:
     return gr.update(choices=list(names), value=[n for n in names if n in classes or n not in SHARED_NAMES])
 
 
+def label_queue(progress=gr.Progress()) -> list[list]:
+    """The settings' folder of unlabeled images, the most disputed first: (file, % of pixels where A and B differ)."""
+    if SETTINGS.label_queue is None or not SETTINGS.label_queue.is_dir():
+        raise refuse(f"No folder to rank: start the app with --label-queue DIR (now: {SETTINGS.label_queue})")
+    try:
+        files = collect_inputs([SETTINGS.label_queue])
+    except ValueError as e:  # two files of one stem
+        raise refuse(str(e)) from None
+    ranked = rank_by_disagreement(MODELS, progress.tqdm(files, desc="parsing"))
+    return [[r.path.name, round(100 * r.disagreement, 2) if r.disagreement is not None else None, r.problem] for r in ranked]
+
+
+def pick_from_queue(evt: gr.SelectData) -> str:
+    """The queue image whose row was clicked, for the input box (only files of the settings' folder)."""
+    name = evt.row_value[0]
+    path = SETTINGS.label_queue / Path(name).name
+    if not path.is_file():
+        raise refuse(f"{name} is no longer in {SETTINGS.label_queue}")
+    return str(path)
+
+
 def parse(
     image: gr.FileData, model: Literal[USES] = ENSEMBLE, classes: Literal[tuple(SCHEMAS)] = str(SCHEMA.num_classes)
 ) -> tuple[gr.FileData, list[str]]:
@@ -418,6 +445,12 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
             push = gr.Checkbox(False, label=f"Also push to {SETTINGS.push_repo} (private)", visible=bool(SETTINGS.push_repo))
             save_button = gr.Button("Save", variant="primary", elem_id="save")
         saved_note = gr.Markdown(f"Rows are saved to the Datasets repo `{SETTINGS.save_repo}`.", elem_id="saved")
+    with gr.Accordion("Next to label: your images ranked by A/B disagreement", open=False, visible=SETTINGS.label_queue is not None,
+                      elem_id="queue-panel"):
+        gr.Markdown(f"Images in `{SETTINGS.label_queue}`, the ones the two models disagree on most first: labeling "
+                    "those teaches the models most. Click a row to parse it, then correct and save it.")
+        rank_button = gr.Button("Rank the folder", elem_id="rank")
+        queue = gr.Dataframe(headers=["file", "A/B disagree %", "problem"], interactive=False, elem_id="queue")
     with gr.Row():
         downloads = gr.File(
             label="Downloads: label map, color map, per-class layers", file_count="multiple", interactive=False
@@ -432,9 +465,12 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
     refresh = dict(fn=export_files, inputs=[prediction, use, schema_key], outputs=downloads, **private)
     run_models = dict(concurrency_id="model")  # one model run at a time
 
-    # A new image: an upload, paste or clear (.input), or an example. Not .change: it fires twice
-    # when an image replaces another, which would run the models twice.
-    for new_image in [image_in.input] + ([examples.load_input_event.then] if examples else []):
+    rank_button.click(label_queue, None, queue, **run_models, **private)
+    picked = queue.select(pick_from_queue, None, image_in, **private)
+
+    # A new image: an upload, paste or clear (.input), an example or a queue pick. Not .change: it
+    # fires twice when an image replaces another, which would run the models twice.
+    for new_image in [image_in.input, picked.success] + ([examples.load_input_event.then] if examples else []):
         parsed = new_image(parse_upload, [image_in, use, view], [prediction, correction], **run_models, **private)
         parsed.success(**redraw).success(**refresh)
         parsed.failure(lambda: None, None, image_in, **private)  # a refused file leaves no broken picture behind

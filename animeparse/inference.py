@@ -27,6 +27,7 @@ from PIL import Image
 from transformers import SegformerForSemanticSegmentation, SegformerImageProcessorPil
 
 from animeparse.branches import BRANCHES, ENSEMBLE, needed_branches
+from animeparse.images import ImageError, fit_within, load_rgb
 from animeparse.labels import IGNORE_INDEX, Schema, remap_table
 from animeparse.model import ModelLoadError
 from animeparse.onnx_backend import load_backend_model
@@ -173,3 +174,29 @@ def predict(branches: Mapping[str, Branch], image: Image.Image, use: str = ENSEM
     """Run the branches ``use`` needs on an RGB image."""
     schema = model_schema(next(iter(branches.values()))[0])
     return Prediction(np.asarray(image.convert("RGB")), schema, name).run(branches, use)
+
+
+@dataclass
+class Ranked:
+    path: Path
+    disagreement: float | None
+    """Share of pixels (0..1) where branches A and B pick different classes; None if unreadable."""
+    problem: str = ""
+
+
+def rank_by_disagreement(
+    branches: Mapping[str, Branch], files: Sequence[Path], schema: Schema | None = None, max_side: int = MAX_SIDE
+) -> list[Ranked]:
+    """The images that are most worth labeling next first: ordered by the share of pixels where the
+    two branches disagree (the co-training's own uncertainty). Unreadable files come last, with why."""
+    ranked = []
+    for path in files:
+        try:
+            image = fit_within(load_rgb(path), max_side)
+        except ImageError as e:
+            ranked.append(Ranked(Path(path), None, str(e)))
+            continue
+        prediction = predict(branches, image, ENSEMBLE)
+        share = float(prediction.disagreement(schema or prediction.schema).mean())
+        ranked.append(Ranked(Path(path), share))
+    return sorted(ranked, key=lambda r: (r.disagreement is None, -(r.disagreement or 0.0)))

@@ -22,7 +22,7 @@ from animeparse.images import MAX_PIXELS, fit_within
 from animeparse.labels import SCHEMA_13, SCHEMA_16
 from animeparse.branches import ENSEMBLE
 from animeparse.drawing import color_map, overlay
-from animeparse.inference import load_branches, predict
+from animeparse.inference import load_branches, predict, rank_by_disagreement
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -31,12 +31,21 @@ CHROMIUM_ARGS = [
 ]
 
 
+def label_queue(folder: Path) -> Path:
+    """A folder of unlabeled images for the 'next to label' list, and one broken file."""
+    for seed in range(3):
+        Image.fromarray(random_rgb(48, 40 + 8 * seed, seed=10 + seed)).save(folder / f"raw{seed}.png")
+    (folder / "notes.png").write_bytes(b"not an image")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def app(tiny_branch_dirs, tmp_path_factory):
     """app.py imported with the tiny models as its settings, serving on a free local port; it
     saves corrections to a repo of its own (``app.SETTINGS.save_repo``, made on the first save)."""
     settings = {"ANIMEPARSE_MODEL_A": str(tiny_branch_dirs["A"]), "ANIMEPARSE_MODEL_B": str(tiny_branch_dirs["B"]),
-                "ANIMEPARSE_SAVE_REPO": str(tmp_path_factory.mktemp("saves") / "corrections")}
+                "ANIMEPARSE_SAVE_REPO": str(tmp_path_factory.mktemp("saves") / "corrections"),
+                "ANIMEPARSE_LABEL_QUEUE": str(label_queue(tmp_path_factory.mktemp("queue")))}
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
     try:
@@ -263,6 +272,20 @@ def test_correct_a_parse_and_save_it_as_training_data(app, page, reference, tmp_
     page.locator("#save").click()
     page.get_by_text("already has a row named other.png").first.wait_for()
     assert len(datasets.load_dataset(str(app.SETTINGS.save_repo), download_mode="force_redownload")["train"]) == 2
+
+    # Next to label: the queue folder ranked by A/B disagreement; a click parses the picked image.
+    page.get_by_text("Next to label").click()
+    page.locator("#rank").click()
+    cell = lambda row: page.locator(f"#queue [data-testid='cell-{row}-0']:visible").first  # noqa: E731
+    ranked = rank_by_disagreement(reference, sorted(app.SETTINGS.label_queue.iterdir()))
+    page.wait_for_function("() => document.querySelector('#queue').innerText.includes('notes.png')")
+    assert [cell(i).inner_text().strip() for i in range(len(ranked))] == [r.path.name for r in ranked]
+    assert ranked[-1].path.name == "notes.png" and ranked[-1].disagreement is None
+    top = ranked[0]
+    cell(0).click()
+    page.wait_for_function("() => { const i = document.querySelector('#input img'); return i && i.complete && i.naturalWidth > 0 }")
+    width = page.locator("#input img").evaluate("i => i.naturalWidth")
+    assert width == Image.open(top.path).width
 
 
 # ---------------------------------------------------------------- handlers
