@@ -473,3 +473,18 @@ def test_help_answers_without_importing_the_training_libraries():
             "except SystemExit:\n    pass\nprint(sorted(m for m in ('torch', 'transformers', 'datasets', 'accelerate') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "train", capture_output=True, text=True, timeout=60)
     assert "--cps-warmup-steps" in done.stdout and done.stdout.strip().endswith("[]"), done.stdout + done.stderr
+
+
+def test_a_resumed_run_may_go_on_longer_but_not_end_before_its_checkpoint(shapes_repo, cps_run, tmp_path):
+    """--max-steps may change on --resume: a finished 60-step run extended to 70 trains 10 more steps."""
+    run = tmp_path / "extended"
+    shutil.copytree(cps_run, run)
+    args = ["--dataset", str(shapes_repo), "--output-dir", str(run), *TINY_MODEL, *FAST, *CPS_RUN, "--report-to", "none", "--resume"]
+    with pytest.raises(SystemExit, match="at step 60, past --max-steps 30"):
+        cotrain.main(args + ["--max-steps", "30"])
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+    metrics = cotrain.main(args + ["--max-steps", "70"])
+    assert metrics["trained_steps"] == 70
+    assert metrics["config"]["max_steps"] == 70
+    assert (run / "checkpoints" / "step-00000070").is_dir()

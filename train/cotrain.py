@@ -74,8 +74,10 @@ def import_training_libraries() -> None:
 
 
 RUN_CONTROL = {"resume", "overwrite", "num_workers", "eval_every", "save_every", "log_every", "report_to",
-               "push_to_hub", "hub_private", "dataset_id", "export"}
-"""Options that may change when a run is resumed; any other difference is refused."""
+               "push_to_hub", "hub_private", "dataset_id", "export", "max_steps", "output_dir"}
+"""Options that may change when a run is resumed (its folder may move, too); any other difference is refused. A resumed run
+may end earlier or go on longer (--max-steps): the learning rate then follows the schedule of the
+new length from the step reached, so a run can be published where it stands and extended later."""
 
 
 def json_object(text: str) -> dict:
@@ -411,6 +413,8 @@ def main(argv: list[str] | None = None) -> dict:
         check_resume_config(json.loads((previous[-1] / "config.json").read_text()), config)
         accelerator.load_state(str(previous[-1]))
         logger.info("resumed from %s (step %d)", previous[-1], progress.step, main_process_only=True)
+        if progress.step > args.max_steps:
+            raise SystemExit(f"error: {previous[-1]} is at step {progress.step}, past --max-steps {args.max_steps}")
     elif args.resume:
         logger.info("no checkpoint in %s; starting from step 0", ckpt_root, main_process_only=True)
     tracker_config = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in config.items()}
