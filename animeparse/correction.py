@@ -39,18 +39,16 @@ def read_strokes(layer: np.ndarray, previous: np.ndarray, schema: Schema) -> np.
     """The label map after the strokes of a paint layer (H, W, 4) over ``previous`` (see module doc)."""
     if layer.shape[:2] != previous.shape:
         layer = np.asarray(Image.fromarray(layer).resize(previous.shape[::-1], Image.NEAREST))
-    rgb = layer[..., :3].astype(np.int16)
     painted = layer[..., 3] >= PAINTED_ALPHA
+    rgb = layer[painted][:, :3].astype(np.int16)  # only the stroke pixels: strokes are a small part of a picture
     colors = np.array([*schema.palette, IGNORE_COLOR], dtype=np.int16)
-    values = [*range(schema.num_classes), IGNORE_INDEX]
+    values = np.array([*range(schema.num_classes), IGNORE_INDEX], dtype=np.uint8)
+    distance = np.abs(rgb[:, None, :] - colors[None, :, :]).max(axis=2)  # (stroke pixels, brush colors)
+    nearest = distance.argmin(axis=1)
+    close = distance[np.arange(len(rgb)), nearest] <= COLOR_TOLERANCE
     out = previous.copy()
-    # nearest brush color, one color at a time: (H, W) work per color instead of an (H, W, C) array
-    best = np.full(previous.shape, COLOR_TOLERANCE + 1, dtype=np.int16)
-    for value, color in zip(values, colors):
-        distance = np.abs(rgb - color).max(axis=2)
-        closer = painted & (distance < best)
-        best[closer] = distance[closer]
-        out[closer] = value
+    ys, xs = np.nonzero(painted)
+    out[ys[close], xs[close]] = values[nearest[close]]
     return out
 
 
@@ -58,7 +56,8 @@ def fill_enclosed(labels: np.ndarray, class_id: int) -> np.ndarray:
     """Fill every region that ``class_id`` encloses (an outline painted around a part) with it."""
     inside = labels == class_id
     # flood the outside from a one-pixel border around the map; what the flood never reaches is enclosed
-    canvas = Image.fromarray(np.pad(np.where(inside, 255, 0).astype(np.uint8), 1))
+    # (a copy: an image made from an array shares its read-only buffer, and floodfill would change nothing)
+    canvas = Image.fromarray(np.pad(np.where(inside, 255, 0).astype(np.uint8), 1)).copy()
     ImageDraw.floodfill(canvas, (0, 0), 128)
     enclosed = (np.asarray(canvas)[1:-1, 1:-1] == 0)
     out = labels.copy()

@@ -36,8 +36,9 @@ from hf_dataset.writer import SHARD_NAME, SPLIT_NAME, shard_name
 
 
 SMALL_SHARD_BYTES = 8 * 1024 * 1024
-"""A split's last shard takes new rows (and is rewritten) while it is under this size; past it, a
-save starts a new shard. Bounds both the rewrite per save and the number of shards."""
+SMALL_SHARD_ROWS = 64
+"""A split's last shard takes new rows (and is rewritten) while it is under both limits; past
+either, a save starts a new shard. Bounds both the rewrite per save and the number of shards."""
 
 
 class RowExists(FileExistsError):
@@ -171,7 +172,7 @@ def _save(
     if appended:
         for row in appended:
             split_stats.count(row["image"], row["label"], _label_map(row["label"]))
-        if paths and paths[-1].stat().st_size < small:
+        if paths and paths[-1].stat().st_size < small and pq.ParquetFile(paths[-1]).metadata.num_rows < SMALL_SHARD_ROWS:
             _write_shard(paths[-1], pq.read_table(paths[-1]).to_pylist() + appended, arrow_schema)
         else:
             count = len(paths) + 1

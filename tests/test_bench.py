@@ -54,6 +54,11 @@ def test_bench_app():
     assert "2/2 correct answers" in out
 
 
+def test_bench_correct():
+    out = run("bench_correct.py", "--rounds", "1", "--size", "64", "--rows", "2", "5")
+    assert "paint: read a stroke and redraw" in out and "save time at 5 rows / at 2 rows" in out
+
+
 def test_bench_onnx(onnx_model_dir):
     assert "onnx fp32" in run("bench_onnx.py", "--model", str(onnx_model_dir), "--size", "64", "--repeats", "1")
 
