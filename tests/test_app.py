@@ -291,6 +291,23 @@ def test_correct_a_parse_and_save_it_as_training_data(app, page, reference, tmp_
 # ---------------------------------------------------------------- handlers
 
 
+def test_fill_undo_and_restart_in_the_correct_view(app):
+    from animeparse.correction import Correction
+
+    prediction = app.predict(app.MODELS, Image.fromarray(random_rgb(30, 40, seed=3)), "A")
+    ring = np.zeros((30, 40), np.uint8)
+    ring[5, 5:20] = ring[20, 5:20] = ring[5:21, 5] = ring[5:21, 19] = 4  # an outline of eyebrows
+    classes = list(SCHEMA_16.names)
+    value, table, corr = app.fill(prediction, "A", "16", classes, 0.6, None, Correction("16", ring), "eyebrows")
+    assert (corr.labels[5:21, 5:20] == 4).all() and (corr.labels[:5] == 0).all()
+    assert value["layers"] == [] and np.asarray(Image.open(value["background"])).shape == (30, 40, 3)
+    assert table == [["background", round(100 * (corr.labels == 0).mean(), 2)], ["eyebrows", round(100 * (corr.labels == 4).mean(), 2)]]
+    _, _, corr = app.undo(prediction, "A", "16", classes, 0.6, None, corr)
+    np.testing.assert_array_equal(corr.labels, ring)
+    _, _, corr = app.reset(prediction, "A", "16", classes, 0.6)
+    np.testing.assert_array_equal(corr.labels, prediction.labels("A", SCHEMA_16))
+
+
 def test_share_table_and_empty_input(app, reference):
     rgb = random_rgb(30, 40, seed=2)
     prediction = app.predict(app.MODELS, Image.fromarray(rgb), "B")
