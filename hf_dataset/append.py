@@ -1,4 +1,5 @@
-"""Adding rows to a Datasets repo without rewriting it: the app's "save as training data".
+"""Adding rows to a Datasets repo without rewriting it: the app's "save as training data" and
+``build.py --add``.
 
 A save writes the new rows as parquet (into the split's last shard while that shard is small,
 else into a new shard) and renames the split's other shards to the new count
@@ -20,7 +21,7 @@ import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +33,7 @@ from animeparse.files import atomic_dir, updated_dir, write_atomic
 from animeparse.labels import Schema
 from hf_dataset.card import STATS_FILE, SplitStats, card_settings, read_stats, render_card, stats_json
 from hf_dataset.records import FEATURES
-from hf_dataset.writer import SHARD_NAME, SPLIT_NAME, shard_name
+from hf_dataset.writer import SHARD_NAME, SPLIT_NAME, write_split
 
 
 SMALL_SHARD_BYTES = 8 * 1024 * 1024
@@ -175,10 +176,7 @@ def _save(
         if paths and paths[-1].stat().st_size < small and pq.ParquetFile(paths[-1]).metadata.num_rows < SMALL_SHARD_ROWS:
             _write_shard(paths[-1], pq.read_table(paths[-1]).to_pylist() + appended, arrow_schema)
         else:
-            count = len(paths) + 1
-            for index, path in enumerate(paths):
-                path.rename(path.with_name(shard_name(split, index, count)))
-            _write_shard(stage / "data" / shard_name(split, count - 1, count), appended, arrow_schema)
+            write_split(stage, split, appended, FEATURES, existing=paths)
 
     readme = stage / "README.md"
     title, card_license, sources = card_settings(readme) if readme.is_file() else (repo.name, license, "")
@@ -192,3 +190,46 @@ def _write_shard(path: Path, rows: list[dict], arrow_schema: pa.Schema) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema), tmp)
     tmp.replace(path)
+
+
+def extend_repo(
+    repo: str | Path,
+    splits: Mapping[str, Iterable[Mapping]],
+    new_stats: Mapping[str, SplitStats],
+    schema: Schema,
+    card: Callable[[dict[str, SplitStats]], str],
+    append: bool = False,
+    overwrite: bool = False,
+    on_row: Callable[[], None] | None = None,
+) -> dict[str, int]:
+    """Add splits (or, with ``append``, rows after a split's rows; with ``overwrite``, a split in
+    place of the old one) to an existing repo, streaming: new rows go to new shards, old shards of
+    other splits are kept as they are and those of appended splits renamed. ``new_stats`` are
+    filled as the rows stream past (:func:`hf_dataset.build.encoded`); ``card`` renders README.md
+    from the counts of every split. Returns {split: rows} of the whole repo. All or nothing."""
+    repo = Path(repo)
+    with _locked(repo), updated_dir(repo) as stage:
+        shards = split_shards(stage)
+        clash = sorted(set(splits) & set(shards))
+        if clash and not (append or overwrite):
+            raise FileExistsError(f"{repo} already has split(s) {clash}; pass --overwrite to replace them "
+                                  "or --append to add rows to them")
+        stats = read_stats(stage)
+        if stats is None:
+            stats = _scan_stats(shards)
+        for split, rows in splits.items():
+            kept = shards.get(split, []) if append else []
+            for old in set(shards.get(split, [])) - set(kept):
+                old.unlink()
+            write_split(stage, split, rows, FEATURES, on_row, existing=kept)
+            if not kept:
+                stats.pop(split, None)
+            stats.setdefault(split, SplitStats()).add(new_stats[split])
+        stats = {split: s for split, s in stats.items() if s.rows}
+        if not stats:
+            raise ValueError("no rows in any split; nothing to build")
+        write_atomic(stage / ID2LABEL_FILE, json.dumps(schema.id2label, indent=2) + "\n")
+        write_atomic(stage / SCHEMA_FILE, json.dumps(schema.to_json(), indent=2) + "\n")
+        write_atomic(stage / STATS_FILE, stats_json(stats))
+        write_atomic(stage / "README.md", card(stats))
+        return {split: s.rows for split, s in stats.items()}

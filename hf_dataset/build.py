@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import itertools
 import re
 import sys
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
-import pyarrow.parquet as pq
-from huggingface_hub import DatasetCard
 from huggingface_hub.errors import HfHubHTTPError
 from PIL import Image
 
@@ -54,7 +51,8 @@ from hf_dataset.annotations import (
     read_index_mask,
     read_labelme,
 )
-from hf_dataset.card import STATS_FILE, SplitStats, render_card, stats_json
+from hf_dataset.append import extend_repo
+from hf_dataset.card import STATS_FILE, SplitStats, card_settings, render_card, stats_json
 from hf_dataset.records import (
     FEATURES,
     AnnotationError,
@@ -65,7 +63,7 @@ from hf_dataset.records import (
     read_metadata,
 )
 from hf_dataset.hub import push
-from hf_dataset.writer import SHARD_NAME, SPLIT_NAME, write_repo
+from hf_dataset.writer import SPLIT_NAME, write_repo
 
 Rows = Iterable[Mapping]
 SourceFn = Callable[[argparse.Namespace, Schema], dict[str, Rows]]
@@ -327,76 +325,44 @@ def encoded(rows: Rows, stats: SplitStats) -> Iterator[Mapping]:
         if isinstance(label, np.ndarray):
             label_map = label
             label = label_value(label)
-        elif label is not None:  # a stored cell, when rows are carried over from an existing repo
+        elif label is not None:  # an encoded cell ({'bytes': PNG, 'path': None})
             label_map = np.asarray(Image.open(io.BytesIO(label["bytes"])))
         stats.count(image, label, label_map if label is not None else None)
         yield {**row, "image": image, "label": label}
 
 
-def existing_splits(repo: Path) -> dict[str, list[Path]]:
-    """Shards per split of a repo written by this builder, checked to have the current columns."""
-    shards: dict[str, list[Path]] = {}
-    for path in sorted((repo / "data").glob("*.parquet")):
-        match = SHARD_NAME.fullmatch(path.name)
-        if not match:
-            raise AnnotationError(f"{path}: not a shard this builder writes (<split>-NNNNN-of-NNNNN.parquet)")
-        if not pq.read_schema(path).remove_metadata().equals(FEATURES.arrow_schema.remove_metadata()):
-            raise AnnotationError(f"{path}: its columns differ from {list(FEATURES)}; rebuild the repo instead of adding to it")
-        shards.setdefault(match["split"], []).append(path)
-    return shards
-
-
-def stored_rows(shards: list[Path]) -> Iterator[Mapping]:
-    """Rows of existing shards, a record batch at a time (cells stay encoded)."""
-    for shard in shards:
-        for batch in pq.ParquetFile(shard).iter_batches(batch_size=64):
-            yield from batch.to_pylist()
-
-
 def build(args: argparse.Namespace) -> dict[str, int]:
-    """Build (or add to) the repo at `args.out` from `args.source`; return row counts per split."""
+    """Build (or add to) the repo at `args.out` from `args.source`; return row counts per split.
+
+    Adding to a repo (`--add`) writes only the new rows, as new shards beside the repo's own
+    (:func:`hf_dataset.append.extend_repo`): the rows already there are neither read nor rewritten.
+    """
     schema = get_schema(args.schema)
-    splits: dict[str, Rows] = {}
-    license = args.license
+    new = args.source(args, schema)
+    stats = {split: SplitStats() for split in new}
+    rows = {split: encoded(split_rows, stats[split]) for split, split_rows in new.items()}
+    title = args.push_to_hub.split("/")[-1] if args.push_to_hub else args.out.name
     if args.add and args.out.exists():
         stored = load_dataset_schema(args.out)
         if (stored.names, stored.palette) != (schema.names, schema.palette):
             raise AnnotationError(
                 f"{args.out}: its schema {stored.name!r} ({', '.join(stored.names)}) differs from --schema {args.schema}"
             )
-        if license is None:
-            license = DatasetCard.load(args.out / "README.md").data.license
-        splits = {split: stored_rows(shards) for split, shards in existing_splits(args.out).items()}
-    new = args.source(args, schema)
-    sources = args.sources(args) if args.sources else kept_sources(args)
-    replaced = sorted(set(new) & set(splits))
-    if replaced and args.append:  # e.g. renderer pictures added to a Live2D train split
-        new = {split: itertools.chain(splits[split], rows) if split in replaced else rows for split, rows in new.items()}
-    elif replaced and not args.overwrite:
-        raise FileExistsError(f"{args.out} already has split(s) {replaced}; pass --overwrite to replace them "
-                              f"or --append to add rows to them")
-    splits.update(new)
-
-    stats = {split: SplitStats() for split in splits}
-    title = args.push_to_hub.split("/")[-1] if args.push_to_hub else args.out.name
+        _, kept_license, kept_sources = card_settings(args.out / "README.md")
+        license = args.license or kept_license
+        sources = args.sources(args) if args.sources else kept_sources
+        return extend_repo(args.out, rows, stats, schema, card=lambda all_stats: render_card(title, schema, all_stats, license, sources),
+                           append=args.append, overwrite=args.overwrite)
+    sources = args.sources(args) if args.sources else ""
     return write_repo(
         args.out,
-        {split: encoded(rows, stats[split]) for split, rows in splits.items()},
+        rows,
         FEATURES,
         schema,
-        card=lambda counts: render_card(title, schema, stats, license or "unknown", sources),
-        overwrite=args.overwrite or args.add,
+        card=lambda counts: render_card(title, schema, stats, args.license or "unknown", sources),
+        overwrite=args.overwrite,
         extra_files=lambda: {STATS_FILE: stats_json(stats)},
     )
-
-
-def kept_sources(args: argparse.Namespace) -> str:
-    """The "Sources and terms" section of the card of the repo being added to (empty if none)."""
-    card = args.out / "README.md"
-    if not (args.add and card.is_file()):
-        return ""
-    _, found, section = card.read_text().partition("## Sources and terms\n")
-    return section if found else ""
 
 
 # ---------------------------------------------------------------- command line

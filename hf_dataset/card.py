@@ -45,6 +45,12 @@ class SplitStats:
             self.labeled += sign
             self.pixels += sign * np.bincount(label_map.ravel(), minlength=256)
 
+    def add(self, other: "SplitStats") -> None:
+        self.rows += other.rows
+        self.labeled += other.labeled
+        self.num_bytes += other.num_bytes
+        self.pixels += other.pixels
+
     def to_json(self) -> dict:
         return {"rows": self.rows, "labeled": self.labeled, "num_bytes": self.num_bytes,
                 "pixels": {str(i): int(n) for i, n in enumerate(self.pixels) if n}}

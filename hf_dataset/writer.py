@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 import datasets
 import pyarrow as pa
@@ -36,10 +36,15 @@ MAX_SHARD_BYTES = 256 * 1024 * 1024
 """Start a new shard past this size; small shards load in parallel and upload resumably."""
 
 
-def _write_split(
-    root: Path, split: str, rows: Iterable[Mapping], features: datasets.Features, on_row: Callable[[], None] | None
+def write_split(
+    root: Path, split: str, rows: Iterable[Mapping], features: datasets.Features, on_row: Callable[[], None] | None = None,
+    existing: Sequence[Path] = (),
 ) -> int:
-    """Write one split as ``data/<split>-XXXXX-of-YYYYY.parquet``; return its row count."""
+    """Write one split as ``data/<split>-XXXXX-of-YYYYY.parquet``; return the rows written.
+
+    ``existing`` shards of the split (in ``root/data``) stay first: they are renamed to the new
+    shard count, not rewritten, and the new rows follow in new shards.
+    """
     schema = features.arrow_schema
     data_dir = root / "data"
     data_dir.mkdir(exist_ok=True)
@@ -74,8 +79,10 @@ def _write_split(
     flush()
     if writer is not None:
         writer.close()
-    for i, shard in enumerate(shards):
-        shard.rename(data_dir / shard_name(split, i, len(shards)))
+    # names with the new count differ from every old name, so no rename overwrites a shard
+    everything = [*existing, *shards]
+    for i, shard in enumerate(everything):
+        shard.rename(data_dir / shard_name(split, i, len(everything)))
     return count
 
 
@@ -99,7 +106,7 @@ def write_repo(
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         counts = {}
         for split, rows in splits.items():
-            n = _write_split(tmp, split, rows, features, on_row)
+            n = write_split(tmp, split, rows, features, on_row)
             if n:
                 counts[split] = n
         if not counts:

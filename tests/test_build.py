@@ -282,7 +282,13 @@ def test_append_adds_rows_to_existing_splits(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run(*args[:-1], "--append")  # --append needs --add
     assert "pass --add too" in capsys.readouterr().err
+    first = out / "data/train-00000-of-00001.parquet"
+    inode = first.stat().st_ino
     assert run(*args, "--append") == 0
+    # the old rows were not rewritten: their shard was renamed, and the new row has a shard of its own
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+    assert (out / "data/train-00000-of-00002.parquet").stat().st_ino == inode
+    assert DatasetCard.load(out / "README.md").data.dataset_info["splits"][0]["num_examples"] == 4
     rows = rows_by_name(out)
     assert sorted(rows) == sorted([*truth, "extra.png"])
     assert rows["extra.png"]["label"] is None
