@@ -4,11 +4,17 @@
     python app.py --model-a OWNER/NAME-a --model-b OWNER/NAME-b
     python app.py --backend onnx                             # ONNX Runtime: each model's onnx/ export
     ANIMEPARSE_MODEL_A=OWNER/NAME-a ANIMEPARSE_MODEL_B=OWNER/NAME-b python app.py   # a Space's settings
+    python app.py --save-repo my-corrections --label-queue ~/unlabeled   # where corrections go; what to label next
 
 Each model setting is a Hub id or a local checkpoint folder. Both co-trained branches are loaded
 once, at start. A prediction keeps each branch's logits in the session (``gr.State``): class
 toggles, opacity, views and the 16/13-class switch redraw from them without running a model.
 Choosing a branch that has not run on the current image yet (B after A, say) runs it once.
+
+The "correct" view puts the parse under gradio's ImageEditor: strokes in class colors (white for
+unlabeled) are read into the session's label map (:mod:`animeparse.correction`) at the next
+redraw, fill or save; Save appends the picture and the map as a row of the settings' Datasets
+repo (:func:`hf_dataset.append.append_rows`).
 
 The API is one endpoint, ``/parse`` (see :func:`parse`)::
 
@@ -143,13 +149,18 @@ def read_image(path: str) -> tuple[Image.Image, str]:
     return small, stem
 
 
-def parse_upload(image: str | None, use: str, view: str) -> tuple[Prediction | None, None]:
+def parse_upload(image: str | None, use: str, view: str) -> tuple[Prediction | None, None, dict | None]:
     """Run the models on a new image; the result stays in the session for every redraw. A new
-    image starts with no correction."""
+    image starts with no correction. A refused file is named in a message and cleared from the
+    input box in the same step (no broken picture stays there)."""
     if image is None:
-        return None, None
-    rgb, stem = read_image(image)
-    return predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem), None
+        return None, None, gr.update()
+    try:
+        rgb, stem = read_image(image)
+    except gr.Error as e:
+        gr.Warning(e.message)
+        return None, None, None
+    return predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem), None, gr.update()
 
 
 def edited_layer(edited: dict | None) -> np.ndarray | None:
@@ -165,6 +176,8 @@ def corrected(pred: Prediction, use: str, schema_key: str, edited: dict | None, 
     parse) when there is none yet in these classes."""
     schema = SCHEMAS[schema_key]
     if corr is None or corr.schema_key != schema_key:
+        if corr is not None and corr.history:
+            gr.Info(f"The correction starts again from the parse in {schema_key} classes (a repo holds one class set)")
         labels = pred.run(MODELS, use).labels(use, schema)
         return Correction(schema_key, labels.copy())
     layer = edited_layer(edited)
@@ -471,9 +484,8 @@ with gr.Blocks(title="animeparse", delete_cache=(3600, 3600)) as demo:
     # A new image: an upload, paste or clear (.input), an example or a queue pick. Not .change: it
     # fires twice when an image replaces another, which would run the models twice.
     for new_image in [image_in.input, picked.success] + ([examples.load_input_event.then] if examples else []):
-        parsed = new_image(parse_upload, [image_in, use, view], [prediction, correction], **run_models, **private)
+        parsed = new_image(parse_upload, [image_in, use, view], [prediction, correction, image_in], **run_models, **private)
         parsed.success(**redraw).success(**refresh)
-        parsed.failure(lambda: None, None, image_in, **private)  # a refused file leaves no broken picture behind
     use.input(**redraw).success(**refresh)
     schema_key.input(class_choices, [schema_key, classes], classes, **private).then(**redraw).success(**refresh)
     for control in (classes, view):

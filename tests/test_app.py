@@ -320,7 +320,7 @@ def test_share_table_and_empty_input(app, reference):
     assert [share for _, share in table] == sorted((share for _, share in table), reverse=True)
     assert all(f"{name}</span>" in legend for name, c in zip(SCHEMA_13.names, counts) if c)
 
-    assert app.parse_upload(None, ENSEMBLE, "overlay") == (None, None)
+    assert app.parse_upload(None, ENSEMBLE, "overlay")[:2] == (None, None)
     result, compare, editor, legend, table, correction = app.show(None, ENSEMBLE, "16", [], 0.5, "overlay")
     assert result["value"] is None and legend == "" and table == []
     assert app.export_files(None, ENSEMBLE, "16") is None
