@@ -308,6 +308,27 @@ def test_fill_undo_and_restart_in_the_correct_view(app):
     np.testing.assert_array_equal(corr.labels, prediction.labels("A", SCHEMA_16))
 
 
+def test_save_pushes_the_repo_to_a_private_hub_dataset(app, hub, monkeypatch, tmp_path):
+    """With --push-repo set, Save can also upload the repo (private, token from HF_TOKEN)."""
+    import datasets
+    from huggingface_hub import HfApi
+
+    from animeparse.correction import Correction
+
+    monkeypatch.setattr(app.SETTINGS, "save_repo", tmp_path / "pushed")
+    monkeypatch.setattr(app.SETTINGS, "push_repo", "org/corrections")
+    prediction = app.predict(app.MODELS, Image.fromarray(random_rgb(24, 20, seed=5)), "A", name="pic")
+    labels = np.full((24, 20), 255, np.uint8)
+    labels[5:10] = 3
+    _, message = app.save(prediction, "A", "16", None, Correction("16", labels), "train", False, True)
+    assert "Pushed to" in message
+    assert HfApi().repo_info("org/corrections", repo_type="dataset").private
+    files = hub.files("org/corrections", "dataset")
+    assert {"README.md", "id2label.json", "data/train-00000-of-00001.parquet"} <= set(files)
+    pulled = datasets.load_dataset("org/corrections")["train"]
+    np.testing.assert_array_equal(np.asarray(pulled[0]["label"]), labels)
+
+
 def test_share_table_and_empty_input(app, reference):
     rgb = random_rgb(30, 40, seed=2)
     prediction = app.predict(app.MODELS, Image.fromarray(rgb), "B")
