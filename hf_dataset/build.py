@@ -201,6 +201,12 @@ def synth_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
     return {split: rows(split, n) for split, n in counts.items()}
 
 
+def synth_sources(args: argparse.Namespace) -> str:
+    """The card's note on rendered pictures: the project's own renderer, no third-party art."""
+    counts = ", ".join(f"{split} {getattr(args, f'num_{split}'):,}" for split in SYNTH_SPLITS if getattr(args, f"num_{split}"))
+    return f"Pictures from animeparse's procedural renderer (`animeparse.synth`, seed {args.seed}; {counts}): the project's own, no third-party art."
+
+
 def add_synth_arguments(p: argparse.ArgumentParser) -> None:
     for split in SYNTH_SPLITS:
         p.add_argument(f"--num-{split}", type=int, default=0, help=f"pictures in the {split} split (default 0: no such split)")
@@ -350,7 +356,7 @@ def build(args: argparse.Namespace) -> dict[str, int]:
             )
         _, kept_license, kept_sources = card_settings(args.out / "README.md")
         license = args.license or kept_license
-        sources = args.sources(args) if args.sources else kept_sources
+        sources = "\n\n".join(part for part in (kept_sources, args.sources(args) if args.sources else "") if part)
         return extend_repo(args.out, rows, stats, schema, card=lambda all_stats: render_card(title, schema, all_stats, license, sources),
                            append=args.append, overwrite=args.overwrite)
     sources = args.sources(args) if args.sources else ""
@@ -437,6 +443,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     p = add_source(sources, "synth", synth_rows, "pictures from the procedural renderer (animeparse.synth) with exact labels: "
                    "train, unlabeled (labels left out), validation and test splits", default_split=None)
+    p.set_defaults(sources=synth_sources)
     add_synth_arguments(p)
 
     p = add_source(sources, "live2d", live2d_rows, "pictures of Live2D's sample characters (installed from npm) with exact labels: "

@@ -128,6 +128,30 @@ def eval_results(metrics: dict, branch: str, dataset_id: str, dataset_name: str)
     return out
 
 
+def dataset_sources(dataset_id: str) -> str:
+    """The "Sources and terms" section of a local dataset's card (``hf_dataset/card.py`` writes it
+    for data with terms of their own, such as the Live2D sample characters); empty otherwise."""
+    card = Path(dataset_id) / "README.md"
+    if not (is_local(dataset_id) and card.is_file()):
+        return ""
+    _, found, section = card.read_text(encoding="utf-8").partition("## Sources and terms\n")
+    return section.split("\n## ")[0].strip() if found else ""
+
+
+def training_data(config: dict, dataset_name: str, sources: str) -> str:
+    """The card's account of what the weights learned from, and the terms that come with it."""
+    text = (f"`{dataset_name}`: {config.get('labeled_images', '?')} labeled and {config.get('unlabeled_images', '?')} "
+            f"unlabeled images.")
+    if config["init"] != "scratch":
+        text += f" Started from `{config['init']}`" + (f" (branch B from `{config['init_b']}`)" if config.get("init_b") else "") + "."
+    if sources:
+        text += "\n\n" + sources
+    if "Live2D" in sources:
+        text += ("\n\n**Weights.** The animeparse code is Apache-2.0; these weights were learned from the Live2D sample "
+                 "data above, so its terms apply to them as well: they are not under the code's license alone.")
+    return text
+
+
 def render_model_card(
     *, branch: str, repo_id: str, sibling_id: str, metrics: dict, config: dict, dataset_id: str, class_names: list[str]
 ) -> str:
@@ -152,6 +176,10 @@ def render_model_card(
         eval_results=eval_results(metrics, branch, dataset_id if is_hub_dataset else dataset_name, dataset_name),
     )
     note = f" (kept for the best validation {ENSEMBLE} mean IoU)" if metrics["exported"] == "best" else ""
+    sources = dataset_sources(config["dataset"])
+    if "Live2D" in sources:
+        card_data.license = "other"
+        card_data.license_name = "live2d-free-material-license"
     card = ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
@@ -175,6 +203,7 @@ def render_model_card(
         settings_table=settings_table(config),
         labeled_images=config.get("labeled_images", "?"),
         unlabeled_images=config.get("unlabeled_images", "?"),
+        training_data=training_data(config, dataset_name, sources),
     )
     return str(card)
 

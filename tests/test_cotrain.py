@@ -202,6 +202,24 @@ def test_model_card_has_hub_metadata_and_measured_tables(cps_run):
     assert "models co-trained with cross pseudo supervision (CPS with CutMix" in card
 
 
+def test_cards_name_the_training_data_and_its_terms(cps_run, tmp_path):
+    """A dataset whose card has a "Sources and terms" section (Live2D builds) passes it on to the
+    model cards, with the weights' license kept apart from the code's."""
+    from model_card.publish import pair_cards
+
+    metrics = json.loads((cps_run / "metrics.json").read_text())
+    data = tmp_path / "live2d_parts"
+    data.mkdir()
+    (data / "README.md").write_text("# data\n\n## Sources and terms\n\nPictures drawn from Live2D sample models, "
+                                    "Free Material License.\n\n| split | characters |\n|---|---|\n| train | shizuku |\n")
+    plain = pair_cards(tmp_path / "pair", metrics, list(SCHEMA_16.names))["A"]
+    metrics["config"] = {**metrics["config"], "dataset": str(data), "dataset_id": None}
+    card = pair_cards(tmp_path / "pair", metrics, list(SCHEMA_16.names))["A"]
+    assert "## Training data" in plain and "Live2D" not in plain and "license: other" not in plain
+    assert "Free Material License" in card and "| train | shizuku |" in card
+    assert "license: other" in card and "not under the code's license alone" in card
+
+
 def test_results_table_puts_runs_side_by_side(cps_run, tmp_path):
     """python -m model_card.results_table: a row per run, mean IoU per difficulty and overall, 16 and 13 classes."""
     metrics = json.loads((cps_run / "metrics.json").read_text())
