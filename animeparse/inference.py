@@ -74,7 +74,8 @@ def load_branches(models: Mapping[str, str], backend: str = "torch") -> dict[str
 def branch_logits(branch: Branch, image: Image.Image) -> torch.Tensor:
     """One forward pass: (C, h, w) float32 logits at the model's output resolution."""
     model, processor = branch
-    pixel_values = processor(images=image, return_tensors="pt")["pixel_values"]
+    # The processor's numpy array, shared by the tensor: return_tensors="pt" copies it once more.
+    pixel_values = torch.from_numpy(processor(images=image, return_tensors="np")["pixel_values"])
     logits = model(pixel_values=pixel_values.to(model.device, model.dtype)).logits
     return logits[0].float().cpu()
 
@@ -114,6 +115,12 @@ def label_map(scores: torch.Tensor) -> torch.Tensor:
     """(H, W) class ids: the argmax of :func:`class_scores` (first maximum on ties)."""
     # max().indices: the same first-maximum rule as argmax, about 8x faster on CPU here.
     return scores.max(0).indices
+
+
+def label_array(scores: torch.Tensor) -> np.ndarray:
+    """(H, W) uint8 class ids: :func:`label_map` as the array a :class:`Prediction` keeps."""
+    # numpy narrows the int64 ids on one thread: no parallel torch operation to schedule.
+    return label_map(scores).numpy().astype(np.uint8)
 
 
 def _upsample(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -162,7 +169,7 @@ class Prediction:
                 raise ValueError(f"model {missing[0]} has not run on this image; call run() first")
             logits = [self.logits[b] for b in needed_branches(use)]
             scores = class_scores(logits, self.size, self.schema, schema)
-            self._labels[key] = label_map(scores).to(torch.uint8).numpy()
+            self._labels[key] = label_array(scores)
         return self._labels[key]
 
     def disagreement(self, schema: Schema) -> np.ndarray:

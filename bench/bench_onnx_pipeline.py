@@ -6,9 +6,10 @@ the bare ONNX forward it wraps.
 
 1. ``python -m animeparse.predict`` (in process, A+B as by default) over the same ``--count``
    pictures with ``--backend torch`` and ``--backend onnx``: pictures per second, and whether
-   the label maps are the same.
-2. The app's API handler (``app.parse``, model A) on one picture vs ONNX Runtime's forward pass
-   alone on that picture's preprocessed input, interleaved: the ratio is the app's overhead
+   the label maps are the same (``--count 0`` skips it).
+2. The app's API handler (``app.parse``, model A, 16 classes) on the first picture vs the bare
+   forward pass alone on that picture's preprocessed input, interleaved, for each backend (ONNX
+   Runtime's ``session.run``; PyTorch's ``model(pixel_values)``): the ratio is the app's overhead
    (reading, preprocessing, upsampling, argmax, writing the PNG).
 Times are medians measured side by side in one process; quote the ratios.
 """
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from animeparse.images import load_rgb
@@ -62,22 +64,8 @@ def load_app(backend: str, models: dict[str, str]):
     return app
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pictures", type=Path, required=True, help="folder of pictures (real art)")
-    parser.add_argument("--count", type=int, default=100, help="pictures for the batch command")
-    parser.add_argument("--app-repeats", type=int, default=10, help="timed rounds of the app vs the bare forward")
-    parser.add_argument("--model-a", default=DEFAULT_MODEL_A, help="branch A: a checkpoint folder with onnx/")
-    parser.add_argument("--model-b", default=DEFAULT_MODEL_B, help="branch B: a checkpoint folder with onnx/")
-    args = parser.parse_args()
-    models = {"A": args.model_a, "B": args.model_b}
-    pictures = collect_inputs([args.pictures])[: args.count]
-    for model in models.values():
-        if not (Path(model) / "onnx" / "model.onnx").is_file():
-            raise SystemExit(f"no ONNX export in {model}: run python -m animeparse.export {model}")
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-
-    # ---------------------------------------------------------------- the batch command
+def batch_command(pictures: list[Path], models: dict[str, str]) -> None:
+    """The batch command over ``pictures``, torch vs onnx backend: speed, and the same labels."""
     with tempfile.TemporaryDirectory() as tmp:
         seconds = {backend: batch(pictures, Path(tmp) / backend, backend, models) for backend in ("torch", "onnx")}
         agreement = same_labels(Path(tmp) / "torch", Path(tmp) / "onnx")
@@ -87,26 +75,64 @@ def main() -> None:
         print(f"  {backend:6s} {s:7.1f} s  {len(pictures) / s:5.2f} pictures/s")
     print(f"  onnx / torch speed: {seconds['torch'] / seconds['onnx']:.2f}x; same label on {100 * agreement:.3f}% of pixels")
 
-    # ---------------------------------------------------------------- the app vs the bare forward
-    app = load_app("onnx", models)
+
+def app_vs_forward(app, backend: str, picture: Path, repeats: int) -> None:
+    """app.parse (model A, 16 classes) vs the bare forward pass it wraps, timed in turns."""
     model, processor = app.MODELS["A"]
-    picture = pictures[0]
     image = load_rgb(picture)
-    feed = {"pixel_values": processor(images=image, return_tensors="np")["pixel_values"]}
+    pixel_values = processor(images=image, return_tensors="np")["pixel_values"]
+    if backend == "onnx":
+        feed = {"pixel_values": pixel_values}
+        forward = lambda: model.session.run(None, feed)  # noqa: E731
+    else:
+        tensor = torch.from_numpy(pixel_values)
+
+        def forward():
+            with torch.inference_mode():
+                return model(pixel_values=tensor).logits
+
     app.parse({"path": str(picture)}, "A", "16")
-    model.session.run(None, feed)
+    forward()
     app_ms, bare_ms = [], []
-    for _ in range(args.app_repeats):
+    for _ in range(repeats):
         t = time.perf_counter()
         app.parse({"path": str(picture)}, "A", "16")
         app_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        model.session.run(None, feed)
+        forward()
         bare_ms.append((time.perf_counter() - t) * 1000)
     a, b = statistics.median(app_ms), statistics.median(bare_ms)
-    print(f"\napp.parse (onnx, model A) on {picture.name} ({image.width}x{image.height}, model input "
-          f"{feed['pixel_values'].shape[2]}x{feed['pixel_values'].shape[3]}): {a:.0f} ms; bare ONNX forward {b:.0f} ms; "
+    engine = {"onnx": "ONNX", "torch": "PyTorch"}[backend]
+    print(f"\napp.parse ({backend}, model A) on {picture.name} ({image.width}x{image.height}, model input "
+          f"{pixel_values.shape[2]}x{pixel_values.shape[3]}): {a:.0f} ms; bare {engine} forward {b:.0f} ms; "
           f"ratio {a / b:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pictures", type=Path, required=True, help="folder of pictures (real art)")
+    parser.add_argument("--count", type=int, default=100, help="pictures for the batch command (0: skip it)")
+    parser.add_argument("--app-repeats", type=int, default=10, help="timed rounds of the app vs the bare forward")
+    parser.add_argument("--model-a", default=DEFAULT_MODEL_A, help="branch A: a checkpoint folder with onnx/")
+    parser.add_argument("--model-b", default=DEFAULT_MODEL_B, help="branch B: a checkpoint folder with onnx/")
+    args = parser.parse_args()
+    models = {"A": args.model_a, "B": args.model_b}
+    pictures = collect_inputs([args.pictures])
+    if not pictures:
+        raise SystemExit(f"no pictures in {args.pictures}")
+    for model in models.values():
+        if not (Path(model) / "onnx" / "model.onnx").is_file():
+            raise SystemExit(f"no ONNX export in {model}: run python -m animeparse.export {model}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+
+    # ---------------------------------------------------------------- the batch command
+    if args.count > 0:
+        batch_command(pictures[: args.count], models)
+
+    # ---------------------------------------------------------------- the app vs the bare forward
+    picture = pictures[0]
+    for backend in ("onnx", "torch"):
+        app_vs_forward(load_app(backend, models), backend, picture, args.app_repeats)
 
 
 if __name__ == "__main__":

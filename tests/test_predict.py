@@ -72,6 +72,32 @@ def test_ensemble_of_one_model_twice_is_that_model(tiny_branch_dirs):
     assert not prediction.disagreement(SCHEMA_16).any()
 
 
+@pytest.mark.parametrize("size", [(700, 334), (37, 50)])  # PyTorch's generic bilinear kernel, and its small-output one
+@pytest.mark.parametrize("use", ["A", "B", ENSEMBLE])
+@pytest.mark.parametrize("schema", [SCHEMA_16, SCHEMA_13], ids=["16", "13"])
+def test_label_maps_are_the_argmax_of_the_upsampled_scores(size, use, schema):
+    """Prediction.labels is exactly the rule written out: logits upsampled with F.interpolate,
+    softmax averaged / merged where needed, first maximum, as uint8. Logits rounded to a coarse grid
+    make exact ties, which must go to the lower class id."""
+    gen = torch.Generator().manual_seed(3)
+    logits = {b: (torch.randn(16, 64, 64, generator=gen) * 4).round() for b in ("A", "B")}
+    prediction = Prediction(np.zeros((*size, 3), np.uint8), SCHEMA_16, logits=dict(logits))
+
+    up = {b: F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0] for b, x in logits.items()}
+    members = ["A", "B"] if use == ENSEMBLE else [use]
+    if len(members) == 1 and schema is SCHEMA_16:
+        scores = up[use]
+    else:
+        scores = sum(up[b].softmax(0) for b in members) / len(members)
+        if schema is SCHEMA_13:
+            table = torch.as_tensor(MERGE_16_TO_13[:16].astype(np.int64))
+            scores = torch.zeros(13, *size).index_add_(0, table, scores)
+    expected = scores.max(0).indices.to(torch.uint8).numpy()
+    got = prediction.labels(use, schema)
+    assert got.dtype == np.uint8 and got.shape == size
+    np.testing.assert_array_equal(got, expected)
+
+
 def probabilities_as_logits(*pixels: dict[str, float]) -> torch.Tensor:
     """(16, 1, N) logits whose softmax gives each pixel the named class probabilities."""
     probs = torch.full((16, 1, len(pixels)), 1e-6)
