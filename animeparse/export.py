@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import shutil
 import sys
 import tempfile
@@ -128,14 +129,45 @@ class _FusedHead(torch.nn.Module):
         return self.classifier(self.activation(x))
 
 
+def _stage_sizes(config, side: int) -> list[int]:
+    """Every spatial size a SegFormer encoder computes from an input side: each stage's patch
+    embedding output and, where the stage reduces its keys and values (``sr_ratios``), the reduced map."""
+    sizes = []
+    for kernel, stride, ratio in zip(config.patch_sizes, config.strides, config.sr_ratios):
+        side = (side + 2 * (kernel // 2) - kernel) // stride + 1  # the overlapping patch embedding
+        sizes.append(side)
+        if ratio > 1:
+            sizes.append(side // ratio)  # the reduction convolution: kernel = stride = ratio
+    return sizes
+
+
+def trace_size(config, preferred: int) -> int:
+    """The side of the square example the export traces: ``preferred`` (the processor's size, so
+    a model's graph is traced where it is used), or else the smallest larger multiple of the
+    encoder's total stride (a regular size, like the processors') at which every size in
+    :func:`_stage_sizes` is at least 2.
+
+    torch.export specialises any size it sees as 0 or 1 and guards on it; a guard such as
+    ``(height/4)//8 == 1`` (B0's first attention map at a 48-px example) contradicts the dynamic
+    height and width, and the export fails with a constraint violation. Traced at a side where
+    no size is 1, the graph stays general and still runs inputs where some are (the probes check)."""
+    side = max(preferred, 1)
+    step = math.prod(config.strides)
+    while min(_stage_sizes(config, side)) < 2:
+        side = (side // step + 1) * step
+    return side
+
+
 def export_fp32(model, path: Path, example_size: int = 64, opset: int = OPSET, fuse_head: bool = True) -> None:
     """Write ``model`` (eval mode) as ONNX with dynamic batch, height and width; ``fuse_head``:
-    with the decode head reordered (:class:`_FusedHead`), else as transformers runs it."""
+    with the decode head reordered (:class:`_FusedHead`), else as transformers runs it.
+    ``example_size`` is raised as :func:`trace_size` needs."""
     import onnx
     from torch.export import Dim
 
-    # A batch of two: torch.export fixes a dimension it sees as 1.
-    example = torch.randn(2, 3, example_size, example_size)
+    # A batch of two and no size of 1 inside: torch.export fixes a dimension it sees as 1.
+    side = trace_size(model.config, example_size)
+    example = torch.randn(2, 3, side, side)
     model.eval()
     graph = _FusedHead(model) if fuse_head and model.config.reshape_last_stage else _Logits(model)
     dims = {0: Dim("batch", max=1024), 2: Dim("height", min=8, max=MAX_SIDE), 3: Dim("width", min=8, max=MAX_SIDE)}

@@ -17,11 +17,13 @@ from conftest import TINY
 from PIL import Image
 from transformers import SegformerForSemanticSegmentation
 
-from animeparse.export import FP32_FILE, LOGIT_TOLERANCE, ONNX_DIR, QUANTIZED_FILE, ExportError, _FusedHead, check, main
+from animeparse.export import (
+    FP32_FILE, LOGIT_TOLERANCE, ONNX_DIR, QUANTIZED_FILE, ExportError, _FusedHead, check, export_checkpoint, main, trace_size,
+)
 from animeparse.branches import ENSEMBLE
 from animeparse.inference import load_branches, predict
 from animeparse.labels import SCHEMA_16
-from animeparse.model import ModelLoadError, load_model, scratch_config
+from animeparse.model import ModelLoadError, load_model, make_processor, save_model, scratch_config
 from animeparse.predict import main as predict_main
 from animeparse.onnx_backend import OnnxSegmenter, load_backend_model, load_onnx_model
 from animeparse.synth.scene import render
@@ -155,6 +157,18 @@ def test_export_command(tiny_model_dir, tmp_path, capsys):
 
     assert main(["someone/some-model"]) == 1
     assert "pass --out DIR" in capsys.readouterr().err
+
+
+def test_small_processor_exports_at_a_safe_trace_size(tmp_path):
+    """A 48-px processor (the training tests' models) shrinks B0's first attention map to 1x1
+    at its own size; torch.export would pin that 1 and refuse the dynamic height and width. The
+    export traces at 64 instead, and the graph still reproduces PyTorch at 48 px, where that map is 1x1."""
+    config = scratch_config("b0", SCHEMA_16, **TINY)
+    assert [trace_size(config, side) for side in (48, 8, 64, 100, 512)] == [64, 64, 64, 100, 512]
+    model = SegformerForSemanticSegmentation(config).eval()
+    save_model(model, make_processor(48), tmp_path)
+    export_checkpoint(tmp_path, quantized=False, log=lambda *_: None)
+    assert check(model, tmp_path / ONNX_DIR / FP32_FILE, size=48).max_abs_diff <= LOGIT_TOLERANCE
 
 
 # ---------------------------------------------------------------- the backend in the batch command and the app
