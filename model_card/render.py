@@ -171,7 +171,7 @@ def render_model_card(
         pipeline_tag="image-segmentation",
         library_name="transformers",
         datasets=[dataset_id] if is_hub_dataset else None,
-        base_model=None if config["init"] == "scratch" else config["init"],
+        base_model=None if config["init"] == "scratch" or is_local(config["init"]) else config["init"],  # Hub ids only
         tags=TAGS,
         eval_results=eval_results(metrics, branch, dataset_id if is_hub_dataset else dataset_name, dataset_name),
     )
