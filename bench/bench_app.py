@@ -58,6 +58,16 @@ def smooth_image(size: int, seed: int) -> np.ndarray:
     return np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC))
 
 
+def random_pair(work: Path, size: int) -> dict[str, Path]:
+    """Two randomly initialised B0 models (speed does not depend on the weights) saved under ``work``."""
+    model_dirs = {}
+    for seed, name in enumerate(("A", "B")):
+        torch.manual_seed(seed)
+        model_dirs[name] = work / name
+        save_model(build_model("scratch", SCHEMA_16, "b0"), make_processor(size), model_dirs[name])
+    return model_dirs
+
+
 def import_app(model_dirs: dict[str, Path]):
     os.environ.update({f"ANIMEPARSE_MODEL_{name}": str(path) for name, path in model_dirs.items()})
     spec = importlib.util.spec_from_file_location("animeparse_app", ROOT / "app.py")
@@ -76,12 +86,7 @@ def main() -> None:
     args = parse_args()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     work = Path(tempfile.mkdtemp(prefix="bench_app_"))
-    model_dirs = {}
-    for seed, name in enumerate(("A", "B")):
-        torch.manual_seed(seed)
-        model_dirs[name] = work / name
-        save_model(build_model("scratch", SCHEMA_16, "b0"), make_processor(args.size), model_dirs[name])
-    app = import_app(model_dirs)
+    app = import_app(random_pair(work, args.size))
 
     image_file = work / "bench.png"
     Image.fromarray(smooth_image(args.size, seed=0)).save(image_file)

@@ -20,26 +20,24 @@ the median of ``--rounds`` saves: the time should not grow with the repo.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
 from animeparse.files import png_bytes
 from animeparse.labels import SCHEMA_16
-from animeparse.model import build_model, make_processor, save_model
 from hf_dataset.append import append_rows, split_shards
 from hf_dataset.records import label_value, make_row
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_app, beside this file
+from bench_app import import_app, random_pair, smooth_image, timed  # noqa: E402
+
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,12 +55,6 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def smooth_image(size: int, seed: int) -> np.ndarray:
-    """Flat color regions with soft edges, closer to an illustration (and its PNG size) than noise."""
-    coarse = np.random.default_rng(seed).integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    return np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC))
-
-
 def stroke_layer(size: int, color: tuple[int, int, int], path: Path) -> str:
     """An editor layer with one brush stroke across the picture, saved as gradio hands it over."""
     layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
@@ -71,26 +63,12 @@ def stroke_layer(size: int, color: tuple[int, int, int], path: Path) -> str:
     return str(path)
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     args = parse_args()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     work = Path(tempfile.mkdtemp(prefix="bench_correct_"))
-    model_dirs = {}
-    for seed, name in enumerate(("A", "B")):
-        torch.manual_seed(seed)
-        model_dirs[name] = work / name
-        save_model(build_model("scratch", SCHEMA_16, "b0"), make_processor(args.size), model_dirs[name])
-    os.environ.update({f"ANIMEPARSE_MODEL_{name}": str(path) for name, path in model_dirs.items()})
     os.environ["ANIMEPARSE_SAVE_REPO"] = str(work / "unused")
-    spec = importlib.util.spec_from_file_location("animeparse_app", ROOT / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = import_app(random_pair(work, args.size))
 
     image_file = work / "bench.png"
     Image.fromarray(smooth_image(args.size, seed=0)).save(image_file)
