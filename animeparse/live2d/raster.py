@@ -20,7 +20,8 @@ from animeparse.live2d.rig import Mesh
 LABEL_ALPHA = 0.5
 """A drawable labels the pixels it covers with at least this opacity (its soft rim stays below)."""
 
-NORMAL, SCREEN, MULTIPLY = 0, 1, 2
+SCREEN, MULTIPLY = 1, 2
+"""Blend modes of a mesh (0 is normal alpha blending)."""
 
 
 def mip_chain(texture: np.ndarray, levels: int = 4) -> list[np.ndarray]:
@@ -72,10 +73,6 @@ class Layer:
         self.owner = np.full((height, width), -1, np.int16)  # class of the topmost drawable touching it, any opacity
         self.coverage: dict[str, np.ndarray] = {}  # drawable id -> its alpha, for clip masks
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.alpha.shape[1], self.alpha.shape[0]
-
 
 def draw_meshes(
     meshes: Sequence[Mesh],
@@ -124,8 +121,9 @@ def draw_meshes(
         rgba = _sample(tex, u * tex.shape[1], (1 - v) * tex.shape[0]) * mesh.opacity
         gy, gx = ys + y0, xs + x0
         if mesh.clip:
-            mask = sum((layer.coverage.get(c, 0) for c in mesh.clip), np.zeros((height, width), np.float32))
-            rgba *= np.clip(mask[gy, gx], 0, 1)[:, None]
+            # the masks' union, read only where this mesh lands (not over the whole picture)
+            mask = sum((layer.coverage[c][gy, gx] for c in mesh.clip if c in layer.coverage), np.zeros(len(gy), np.float32))
+            rgba *= np.clip(mask, 0, 1)[:, None]
         a = rgba[:, 3]
         if mesh.id in clip_sources:
             cov = layer.coverage.setdefault(mesh.id, np.zeros((height, width), np.float32))

@@ -200,7 +200,7 @@ def render(
     frame = framing or str(rng.choice(FRAMINGS, p=[0.2, 0.3, 0.3, 0.2] if n == 1 else [0.05, 0.25, 0.35, 0.35]))
 
     label = np.zeros((size, size), np.uint8)
-    color = render_background(background, size, rng_of(1)) if background != PHOTO else _background(PHOTO, size, rng_of(1), photo_list)
+    color = _background(background, size, rng_of(1), photo_list)
     if style == "lineart":  # a sketch keeps its background faint
         color = color.astype(np.float32) * 0.3 + 255 * 0.7
     color = color.astype(np.float32) / 255
