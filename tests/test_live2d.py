@@ -121,6 +121,17 @@ def test_missing_texture_names_the_texture(cache, tmp_path):
         Rig(package / model_json(cache).name)
 
 
+def test_missing_expression_is_skipped_with_a_message(cache, tmp_path):
+    package = tmp_path / "pkg"
+    shutil.copytree(model_json(cache).parent, package)
+    setting = json.loads((package / model_json(cache).name).read_text(encoding="utf-8-sig"))
+    gone = setting["expressions"][0]["file"]
+    (package / gone).unlink()
+    with pytest.warns(UserWarning, match=f"{gone}.*missing"):
+        rig = Rig(package / model_json(cache).name)
+    assert len(rig.expressions) == len(setting["expressions"]) - 1
+
+
 def test_corrupt_moc_names_the_file(cache, tmp_path):
     package = tmp_path / "pkg"
     shutil.copytree(model_json(cache).parent, package)

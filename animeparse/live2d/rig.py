@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,7 @@ class Rig:
         for e in entries:
             path = home / e["file"]
             if not path.is_file():  # some packages list expressions they do not ship
+                warnings.warn(f"{self.path}: expression file {e['file']!r} is missing; the model is drawn without it")
                 continue
             found.append(json.loads(path.read_text(encoding="utf-8-sig")).get("params", []))
         return found
