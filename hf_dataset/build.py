@@ -39,8 +39,9 @@ from animeparse.live2d.backgrounds import PACKAGES as PHOTO_PACKAGES
 from animeparse.live2d.backgrounds import fetch as fetch_photos
 from animeparse.live2d.characters import TERMS as LIVE2D_TERMS
 from animeparse.live2d.characters import Mapping, available_models, install
-from animeparse.synth.batch import RenderPool, split_seeds
+from animeparse.synth.batch import Renderer, RenderPool, split_seeds
 from animeparse.synth.scene import MAX_SIZE, MIN_SIZE
+from animeparse.synth.scene import render as render_synth
 from hf_dataset.annotations import (
     ColorTable,
     labelme_image,
@@ -179,26 +180,33 @@ def unlabeled_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
 SYNTH_SPLITS = ("train", "unlabeled", "validation", "test")
 
 
-def synth_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
+def rendered_rows(args: argparse.Namespace, schema: Schema, source: str, render: Renderer = render_synth,
+                  controls: Mapping[str, dict] | None = None) -> dict[str, Rows]:
     """Rendered pictures for each split with a nonzero --num-SPLIT; each split has its own seeds
-    (:func:`animeparse.synth.batch.split_seeds`). Labels are remapped to --schema by class name
-    (its merges for 13), classes it lacks become ignore (255)."""
+    (:func:`animeparse.synth.batch.split_seeds`) and its own ``controls`` for ``render``. Labels
+    are remapped to --schema by class name (its merges for 13), classes it lacks become ignore (255)."""
     table = remap_table(SCHEMA_16, schema)
     counts = {split: n for split in SYNTH_SPLITS if (n := getattr(args, f"num_{split}"))}
-    pool = RenderPool(args.workers)  # one pool for every split; the last split closes it
+    pool = RenderPool(args.workers, render=render)  # one pool for every split; the last split closes it
 
     def rows(split: str, count: int) -> Iterator[Mapping]:
         try:
             seeds = split_seeds(args.seed, SYNTH_SPLITS.index(split), count)
-            for i, r in enumerate(pool.encoded(seeds, args.size)):
+            for i, r in enumerate(pool.encoded(seeds, args.size, **(controls or {}).get(split, {}))):
                 label = remap(r.label, table) if split != "unlabeled" else None
-                yield make_row({"bytes": r.image_png, "path": None}, label, f"synth-{split}-{i:06d}.png",
-                               {"difficulty": r.difficulty, "style": r.style, "source": "synth"}, r.num_characters)
+                metadata = {"difficulty": r.difficulty, "style": r.style, "source": source, "character": r.tags.get("character")}
+                yield make_row({"bytes": r.image_png, "path": None}, label, f"{source}-{split}-{i:06d}.png", metadata,
+                               r.num_characters)
         finally:
             if split == list(counts)[-1]:
                 pool.close()
 
     return {split: rows(split, n) for split, n in counts.items()}
+
+
+def synth_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
+    """Pictures of the procedural renderer (animeparse.synth)."""
+    return rendered_rows(args, schema, "synth")
 
 
 def synth_sources(args: argparse.Namespace) -> str:
@@ -245,26 +253,11 @@ def live2d_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
     """Pictures of posed Live2D sample characters (animeparse.live2d) with exact labels. The npm
     packages are installed into the cache first; ``--photos debian`` fetches the photographs."""
     models = live2d_split_models(args)
-    counts = {split: n for split in SYNTH_SPLITS if (n := getattr(args, f"num_{split}"))}
-    cache = install(sorted({m for split in counts for m in models[split]}), args.live2d_cache)
+    needed = {m for split in SYNTH_SPLITS if getattr(args, f"num_{split}") for m in models[split]}
+    cache = str(install(sorted(needed), args.live2d_cache))
     photos = str(fetch_photos(args.live2d_cache)) if args.photos == "debian" else args.photos
-    table = remap_table(SCHEMA_16, schema)
-    pool = RenderPool(args.workers, render=live2d_scene.render)
-
-    def rows(split: str, count: int) -> Iterator[Mapping]:
-        try:
-            seeds = split_seeds(args.seed, SYNTH_SPLITS.index(split), count)
-            encoded = pool.encoded(seeds, args.size, models=models[split], cache=str(cache), photos=photos)
-            for i, r in enumerate(encoded):
-                label = remap(r.label, table) if split != "unlabeled" else None
-                yield make_row({"bytes": r.image_png, "path": None}, label, f"live2d-{split}-{i:06d}.png",
-                               {"difficulty": r.difficulty, "style": r.style, "source": "live2d",
-                                "character": r.tags["character"]}, r.num_characters)
-        finally:
-            if split == list(counts)[-1]:
-                pool.close()
-
-    return {split: rows(split, n) for split, n in counts.items()}
+    controls = {split: {"models": split_models, "cache": cache, "photos": photos} for split, split_models in models.items()}
+    return rendered_rows(args, schema, "live2d", live2d_scene.render, controls)
 
 
 def live2d_sources(args: argparse.Namespace) -> str:
