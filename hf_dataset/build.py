@@ -38,7 +38,7 @@ from animeparse.live2d import scene as live2d_scene
 from animeparse.live2d.backgrounds import PACKAGES as PHOTO_PACKAGES
 from animeparse.live2d.backgrounds import fetch as fetch_photos
 from animeparse.live2d.characters import TERMS as LIVE2D_TERMS
-from animeparse.live2d.characters import Mapping, available_models, install
+from animeparse.live2d.characters import ClassTable, available_models, install
 from animeparse.synth.batch import Renderer, RenderPool, split_seeds
 from animeparse.synth.scene import MAX_SIZE, MIN_SIZE
 from animeparse.synth.scene import render as render_synth
@@ -268,7 +268,7 @@ def live2d_sources(args: argparse.Namespace) -> str:
              "| split | characters (models) |", "|---|---|"]
     for split in SYNTH_SPLITS:
         if getattr(args, f"num_{split}"):
-            names = sorted({f"{Mapping.load(m).character} ({m})" for m in models[split]})
+            names = sorted({f"{ClassTable.load(m).character} ({m})" for m in models[split]})
             lines.append(f"| {split} | {', '.join(names)} |")
     if args.photos == "debian":
         lines += ["", "Background photographs and artwork from Debian packages: "
@@ -301,9 +301,9 @@ def check_live2d_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         unknown = [m for m in getattr(args, option) or [] if m not in known]
         if unknown:
             parser.error(f"--{option.replace('_', '-')}: unknown models {unknown}; known: {', '.join(known)}")
-    held = {Mapping.load(m).character for m in args.heldout_models}
+    held = {ClassTable.load(m).character for m in args.heldout_models}
     split_models = live2d_split_models(args)
-    leaked = sorted(held & {Mapping.load(m).character for m in split_models["train"] + split_models["unlabeled"]})
+    leaked = sorted(held & {ClassTable.load(m).character for m in split_models["train"] + split_models["unlabeled"]})
     if leaked:
         parser.error(f"characters {leaked} are both held out and in training; splits must not share characters")
     if not split_models["train"]:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from animeparse.labels import SCHEMA_16
-from animeparse.live2d.characters import Character, Live2DError, Mapping, available_models, install
+from animeparse.live2d.characters import Character, Live2DError, ClassTable, available_models, install
 from animeparse.live2d.raster import LABEL_ALPHA, draw_meshes, mip_chain
 from animeparse.live2d.rig import Rig
 from animeparse.live2d.scene import frame_window, pose, render
@@ -36,7 +36,7 @@ def character(cache) -> Character:
 
 
 def model_json(cache: Path) -> Path:
-    table = Mapping.load(MODEL)
+    table = ClassTable.load(MODEL)
     return cache / "node_modules" / table.package / table.model_json
 
 
@@ -44,16 +44,16 @@ def test_every_mapping_table_names_known_classes():
     models = available_models()
     assert {"shizuku", "haru01", "haru02", "hibiki", "izumi", "koharu", "haruto", "chitose", "epsilon2_1"} <= set(models)
     assert "miku" not in models  # excluded by Live2D's terms
-    figures = {Mapping.load(m).figure for m in models}
+    figures = {ClassTable.load(m).figure for m in models}
     assert figures == {"adult", "chibi"}
     for m in models:
-        table = Mapping.load(m)
+        table = ClassTable.load(m)
         for word in (*table.parts.values(), *table.drawables.values()):
             assert word in SCHEMA_16.names or word in ("ignore", "over", "hidden"), (m, word)
 
 
 def test_every_drawable_of_the_model_is_mapped(character):
-    words = {character.mapping.entry(d, p) for d, p in character.rig.drawable_ids()}
+    words = {character.table.entry(d, p) for d, p in character.rig.drawable_ids()}
     assert {"hair", "face", "eyes", "eyebrows", "mouth", "skin", "arms", "legs", "top", "bottom"} <= words
 
 
@@ -142,7 +142,7 @@ def test_corrupt_moc_names_the_file(cache, tmp_path):
 
 
 def test_unmapped_drawable_names_model_and_id(cache):
-    table = Mapping.load(MODEL)
+    table = ClassTable.load(MODEL)
     without_hair = replace(table, parts={k: v for k, v in table.parts.items() if k != "PARTS_01_HAIR_BACK_001"})
     with pytest.raises(Live2DError, match=r"epsilon2_1.*D_PSD\.00.*PARTS_01_HAIR_BACK_001"):
         Character(without_hair, cache)
@@ -150,7 +150,7 @@ def test_unmapped_drawable_names_model_and_id(cache):
 
 def test_unknown_model_lists_the_known_ones():
     with pytest.raises(Live2DError, match="known models: .*shizuku"):
-        Mapping.load("miku")
+        ClassTable.load("miku")
 
 
 def test_build_live2d_repo(cache, tmp_path, monkeypatch):

@@ -42,7 +42,7 @@ def default_cache() -> Path:
 
 
 @dataclass(frozen=True)
-class Mapping:
+class ClassTable:
     """One model's table: which package holds it and the class of each drawable."""
 
     model: str
@@ -54,7 +54,7 @@ class Mapping:
     drawables: dict[str, str]
 
     @classmethod
-    def load(cls, model: str) -> "Mapping":
+    def load(cls, model: str) -> "ClassTable":
         path = MAPPINGS / f"{model}.json"
         if not path.is_file():
             known = ", ".join(available_models())
@@ -87,17 +87,17 @@ def available_models() -> list[str]:
 class Character:
     """A model ready to draw: its rig and its class table, checked to cover every drawable."""
 
-    def __init__(self, model: str | Mapping, cache: Path | None = None, schema: Schema = SCHEMA_16):
-        self.mapping = model if isinstance(model, Mapping) else Mapping.load(model)
-        self.name = self.mapping.character
-        path = (cache or default_cache()) / "node_modules" / self.mapping.package / self.mapping.model_json
+    def __init__(self, model: str | ClassTable, cache: Path | None = None, schema: Schema = SCHEMA_16):
+        self.table = model if isinstance(model, ClassTable) else ClassTable.load(model)
+        self.name = self.table.character
+        path = (cache or default_cache()) / "node_modules" / self.table.package / self.table.model_json
         if not path.is_file():
-            raise Live2DError(f"Live2D model {self.mapping.model!r}: {path} is missing; install the package first "
-                              f"(python -m animeparse.live2d.characters install {self.mapping.model})")
+            raise Live2DError(f"Live2D model {self.table.model!r}: {path} is missing; install the package first "
+                              f"(python -m animeparse.live2d.characters install {self.table.model})")
         self.rig = Rig(path)
         self._class = {}
         for drawable, part in self.rig.drawable_ids():
-            word = self.mapping.entry(drawable, part)
+            word = self.table.entry(drawable, part)
             self._class[drawable] = word if word in (IGNORE, OVER, HIDDEN) else schema.names.index(word)
 
     def drawn(self, meshes: list[Mesh]) -> list[Mesh]:
@@ -112,7 +112,7 @@ class Character:
 def install(models: list[str], cache: Path | None = None) -> Path:
     """Install the npm packages of ``models`` into ``cache`` (skipping those present); return it."""
     cache = cache or default_cache()
-    packages = sorted({Mapping.load(m).package for m in models})
+    packages = sorted({ClassTable.load(m).package for m in models})
     missing = [p for p in packages if not (cache / "node_modules" / p / "package.json").is_file()]
     if missing:
         npm = shutil.which("npm")
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.command == "list":
         for m in available_models():
-            t = Mapping.load(m)
+            t = ClassTable.load(m)
             print(f"{m:12s} character={t.character:10s} figure={t.figure:6s} package={t.package}")
         return 0
     models = args.models or available_models()

@@ -64,7 +64,7 @@ def drawable_pages(model: str, cache: Path, size: int = 900) -> list[Image.Image
             t = Image.new("RGB", (2 * TILE, TILE + 20), "white")
             for k, pic in enumerate((base, marked)):
                 t.paste(Image.fromarray(pic.astype(np.uint8)).crop(box).resize((TILE, TILE)), (k * TILE, 20))
-            word = char.mapping.entry(m.id, m.part)
+            word = char.table.entry(m.id, m.part)
             ImageDraw.Draw(t).text((2, 2), f"{m.id}  {m.part}  -> {word}", fill=(0, 0, 0))
             tiles[m.id] = t
     never = [d for d, _ in rig.drawable_ids() if d not in tiles]
