@@ -77,6 +77,7 @@ def export_checkpoint(checkpoint: Path, out: Path) -> dict[str, Path]:
     published at any saved step while it goes on. Returns the folders by branch."""
     from safetensors.torch import load_file
 
+    from animeparse.branches import BRANCHES
     from animeparse.labels import get_schema
     from animeparse.model import build_model, make_processor, save_model
 
@@ -86,11 +87,12 @@ def export_checkpoint(checkpoint: Path, out: Path) -> dict[str, Path]:
     config = json.loads(config_path.read_text())
     schema = get_schema(config["classes"])
     # accelerate names the prepared models' weights model.safetensors, model_1.safetensors, ...
+    # the architecture as the run built it (train/cotrain.py build_models); the weights are the checkpoint's
+    starts = {"A": config["init"], "B": config.get("init_b") or config["init"]}
     folders = {}
-    for index, branch in enumerate(("A", "B")):
+    for index, branch in enumerate(BRANCHES):
         weights = checkpoint / ("model.safetensors" if index == 0 else f"model_{index}.safetensors")
-        model = build_model("scratch", schema, config["scratch_size"], **(config.get("scratch_config") or {})) \
-            if config["init"] == "scratch" else build_model(config["init"], schema)
+        model = build_model(starts[branch], schema, config["scratch_size"], **(config.get("scratch_config") or {}))
         model.load_state_dict(load_file(weights))
         folders[branch] = out / f"model_{branch.lower()}"
         save_model(model.eval(), make_processor(config["eval_size"]), folders[branch])
