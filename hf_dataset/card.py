@@ -88,9 +88,15 @@ def card_settings(readme: Path) -> tuple[str, str, str]:
     from huggingface_hub import DatasetCard
 
     card = DatasetCard.load(readme)
-    _, found, sources = readme.read_text(encoding="utf-8").partition(SOURCES_HEADING)
     title = card.data.pretty_name or readme.parent.name
-    return title, card.data.license or "unknown", sources if found else ""
+    return title, card.data.license or "unknown", card_sources(readme.read_text(encoding="utf-8"))
+
+
+def card_sources(text: str) -> str:
+    """The "Sources and terms" section of a card's text (where its pictures come from and on what
+    terms), empty when it has none."""
+    _, found, section = text.partition(SOURCES_HEADING)
+    return section.split("\n## ")[0].strip() if found else ""
 
 
 def size_category(n: int) -> str:

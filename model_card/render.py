@@ -15,6 +15,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
 from animeparse.sources import is_local
+from hf_dataset.card import card_sources
 
 TEMPLATE = Path(__file__).with_name("template.md")
 
@@ -132,10 +133,7 @@ def dataset_sources(dataset_id: str) -> str:
     """The "Sources and terms" section of a local dataset's card (``hf_dataset/card.py`` writes it
     for data with terms of their own, such as the Live2D sample characters); empty otherwise."""
     card = Path(dataset_id) / "README.md"
-    if not (is_local(dataset_id) and card.is_file()):
-        return ""
-    _, found, section = card.read_text(encoding="utf-8").partition("## Sources and terms\n")
-    return section.split("\n## ")[0].strip() if found else ""
+    return card_sources(card.read_text(encoding="utf-8")) if is_local(dataset_id) and card.is_file() else ""
 
 
 def training_data(config: dict, dataset_name: str, sources: str) -> str:
