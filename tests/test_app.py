@@ -282,10 +282,12 @@ def test_correct_a_parse_and_save_it_as_training_data(app, page, reference, tmp_
     assert [cell(i).inner_text().strip() for i in range(len(ranked))] == [r.path.name for r in ranked]
     assert ranked[-1].path.name == "notes.png" and ranked[-1].disagreement is None
     top = ranked[0]
+    expected = Image.open(top.path).width
     cell(0).click()
-    page.wait_for_function("() => { const i = document.querySelector('#input img'); return i && i.complete && i.naturalWidth > 0 }")
+    # the previous picture stays in the box until the new one loads: wait for the picked one
+    page.wait_for_function(f"() => {{ const i = document.querySelector('#input img'); return i && i.complete && i.naturalWidth === {expected} }}")
     width = page.locator("#input img").evaluate("i => i.naturalWidth")
-    assert width == Image.open(top.path).width
+    assert width == expected
 
 
 # ---------------------------------------------------------------- handlers
