@@ -127,15 +127,22 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pictures")
     parser.add_argument("--renpy", type=Path, help="folder where the renpy .debs were unpacked (default: download them)")
     parser.add_argument("--no-renpy", action="store_true", help="skip the Ren'Py sprite check")
+    parser.add_argument("--input-size", type=int, default=None, metavar="PX",
+                        help="run the models at PX x PX instead of their processors' size (to choose an inference size)")
     parser.add_argument("--out", type=Path, required=True, help="folder for metrics.json and the figures")
     args = parser.parse_args()
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be 1 or more")
+    if args.input_size is not None and not 32 <= args.input_size <= 2048:
+        parser.error(f"--input-size must be 32 to 2048 px, got {args.input_size}")
 
     dataset = load_parsing_dataset(args.dataset)
     if args.split not in dataset:
         parser.error(f"--split {args.split!r}: {args.dataset} has {sorted(dataset)}")
     branches = load_branches({"A": args.model_a, "B": args.model_b})
+    if args.input_size is not None:
+        for _, processor in branches.values():
+            processor.size = {"height": args.input_size, "width": args.input_size}
     result = score_split(dataset[args.split], branches, args.out, args.limit)
     renpy = None
     if not args.no_renpy:
@@ -144,7 +151,8 @@ def main() -> None:
         print_renpy(renpy)
     print_parts(result)
     print_summary(result, renpy)
-    record = {"models": {"A": args.model_a, "B": args.model_b}, "dataset": args.dataset, "split": args.split, **result,
+    record = {"models": {"A": args.model_a, "B": args.model_b}, "dataset": args.dataset, "split": args.split,
+              "input_size": args.input_size or next(iter(branches.values()))[1].size["height"], **result,
               "renpy": {f"{v}/{u}": s for (v, u), s in (renpy or {}).items()}}
     (args.out / "metrics.json").write_text(json.dumps(record, indent=2))
     print(f"\nmetrics in {args.out / 'metrics.json'}, figure in {args.out / 'overview.png'}")

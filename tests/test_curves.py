@@ -1,0 +1,67 @@
+"""model_card.curves: validation curves over steps and training hours from TensorBoard logs."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from PIL import Image
+from torch.utils.tensorboard import SummaryWriter
+
+from model_card.curves import METRIC, read_curve
+
+ROOT = Path(__file__).resolve().parent.parent
+HOUR = 3600.0
+
+
+def session(run: Path, start: float, losses: dict[int, float], scores: dict[int, float], minutes_per_step: float) -> None:
+    """One training session's event file, opened at ``start`` (the writer stamps and names its file
+    by the clock): a loss every 10 steps, validation scores at some steps."""
+    with mock.patch("time.time", return_value=start):
+        writer = SummaryWriter(str(run / "logs" / "cotrain"))
+    first = min(losses)
+    for step, loss in losses.items():
+        wall = start + (step - first + 10) * minutes_per_step * 60
+        writer.add_scalar("train/loss", loss, step, walltime=wall)
+        if step in scores:
+            writer.add_scalar(METRIC, scores[step], step, walltime=wall)
+    writer.close()
+
+
+def test_hours_leave_out_the_gap_between_sessions_and_the_later_session_wins(tmp_path):
+    run = tmp_path / "cps-run"
+    t0 = time.time() - 30 * HOUR
+    # session 1: steps 10..40 at 1 min a step, evaluated at 20 and 40; killed after its checkpoint at step 30
+    session(run, t0, {s: 2.0 for s in (10, 20, 30, 40)}, {20: 0.10, 40: 0.15}, 1.0)
+    # session 2, ten hours later: resumed from step 30, redoes 40 (another score) and goes on to 60
+    session(run, t0 + 10 * HOUR, {s: 1.0 for s in (40, 50, 60)}, {40: 0.20, 60: 0.30}, 1.0)
+
+    curve = read_curve(run)
+    assert curve.name == "cps-run"
+    assert [s for s, _, _ in curve.points] == [20, 40, 60]
+    assert [v for _, _, v in curve.points] == pytest.approx([0.10, 0.20, 0.30])
+    hours = {s: h for s, h, _ in curve.points}
+    assert hours[20] == pytest.approx(20 / 60)
+    # step 30 ended at 30 min of training; the resumed session took 10 minutes a 10-step block from there
+    assert hours[40] == pytest.approx(40 / 60)
+    assert hours[60] == pytest.approx(60 / 60)
+
+
+def test_command_draws_both_panels_and_names_a_run_without_logs(tmp_path):
+    run = tmp_path / "sup-run"
+    session(run, time.time() - 5 * HOUR, {10: 2.0, 20: 1.5}, {20: 0.25}, 3.0)
+    out = tmp_path / "figure" / "curves.png"
+    done = subprocess.run([sys.executable, "-m", "model_card.curves", str(run), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "sup-run: step 20 (1.00 h) 0.2500" in done.stdout
+    with Image.open(out) as figure:
+        assert figure.width > 2 * figure.height  # two panels side by side
+
+    empty = tmp_path / "no-logs"
+    empty.mkdir()
+    done = subprocess.run([sys.executable, "-m", "model_card.curves", str(empty), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode != 0 and "no-logs" in done.stderr and "no TensorBoard logs" in done.stderr
