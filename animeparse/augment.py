@@ -11,6 +11,7 @@ models also parse sketches, and other code imports it to make line-art inputs.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -32,9 +33,9 @@ def resize_pair(image: Image.Image, mask: Image.Image | None, size: tuple[int, i
     return image, None if mask is None else mask.resize(size, Image.NEAREST)
 
 
-def _pad(image: Image.Image, side: int, fill) -> Image.Image:
-    """Extend right and bottom to ``side`` x ``side`` with ``fill`` (no resampling)."""
-    canvas = Image.new(image.mode, (side, side), fill)
+def _pad(image: Image.Image, size: tuple[int, int], fill) -> Image.Image:
+    """Extend right and bottom to ``size`` (width, height) with ``fill`` (no resampling)."""
+    canvas = Image.new(image.mode, size, fill)
     canvas.paste(image, (0, 0))
     return canvas
 
@@ -46,20 +47,29 @@ def random_scale_crop(
     crop_size: int,
     scale_range: tuple[float, float],
     rng: random.Random,
+    aspect_range: tuple[float, float] = (1.0, 1.0),
 ) -> Pair:
     """Resize to a ``base_size * s`` square (s drawn from ``scale_range``), pad, crop ``crop_size``.
 
     The square base is the geometry the image processor gives at inference (it resizes every
     image to ``base_size`` x ``base_size``), so training sees parts at the sizes inference does.
+    That squashes what is not square: a tall sprite comes out twice as wide as drawn. An
+    ``aspect_range`` other than (1, 1) stretches the width by a factor drawn log-uniformly from it
+    (and the height by its inverse), so the models learn parts at such proportions too.
     Padding is the mean color in the image and IGNORE_INDEX in the mask.
     """
-    side = max(1, round(base_size * rng.uniform(*scale_range)))
-    image, mask = resize_pair(image, mask, (side, side))
-    if side < crop_size:
-        image = _pad(image, crop_size, PAD_COLOR)
-        mask = None if mask is None else _pad(mask, crop_size, IGNORE_INDEX)
-        side = crop_size
-    left, top = rng.randint(0, side - crop_size), rng.randint(0, side - crop_size)
+    side = base_size * rng.uniform(*scale_range)
+    stretch = 1.0
+    if aspect_range != (1.0, 1.0):  # no draw when off: runs without it keep their random stream
+        stretch = math.sqrt(math.exp(rng.uniform(math.log(aspect_range[0]), math.log(aspect_range[1]))))
+    width, height = max(1, round(side * stretch)), max(1, round(side / stretch))
+    image, mask = resize_pair(image, mask, (width, height))
+    if width < crop_size or height < crop_size:
+        padded = (max(width, crop_size), max(height, crop_size))
+        image = _pad(image, padded, PAD_COLOR)
+        mask = None if mask is None else _pad(mask, padded, IGNORE_INDEX)
+        width, height = padded
+    left, top = rng.randint(0, width - crop_size), rng.randint(0, height - crop_size)
     box = (left, top, left + crop_size, top + crop_size)
     return image.crop(box), None if mask is None else mask.crop(box)
 
@@ -115,6 +125,7 @@ class Augment:
     base_size: int
     crop_size: int
     scale_range: tuple[float, float] = (0.5, 2.0)
+    aspect_range: tuple[float, float] = (1.0, 1.0)
     hflip_p: float = 0.5
     jitter_p: float = 0.8
     jitter_strength: float = 0.3
@@ -125,7 +136,7 @@ class Augment:
     lineart_p: float = 0.1
 
     def __call__(self, image: Image.Image, mask: Image.Image | None, rng: random.Random) -> Pair:
-        image, mask = random_scale_crop(image, mask, self.base_size, self.crop_size, self.scale_range, rng)
+        image, mask = random_scale_crop(image, mask, self.base_size, self.crop_size, self.scale_range, rng, self.aspect_range)
         image, mask = hflip(image, mask, rng, self.hflip_p)
         if rng.random() < self.lineart_p:  # a sketch has no color left to jitter
             return to_lineart(image), mask

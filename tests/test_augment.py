@@ -58,6 +58,38 @@ def test_rescaling_keeps_alignment_and_invents_no_labels():
         assert (decode(img) == labels).mean() > 0.9  # bilinear edges may blur a pixel or two
 
 
+def test_aspect_stretch_changes_proportions_and_keeps_alignment():
+    """A 40x40 square with a 20x20 box (class 1) in the middle: stretched 2x wide at scale 1,
+    the crop spans the box's full height but only part of its doubled width is needed to see it
+    as wider than tall; the pair stays aligned and the draws stay within the range."""
+    mask = Image.new("L", (40, 40), 0)
+    ImageDraw.Draw(mask).rectangle((10, 10, 29, 29), fill=1)
+    image = Image.fromarray(SCHEMA_16.colorize(np.asarray(mask)))
+    widths, heights = [], []
+    for seed in range(20):
+        img, m = random_scale_crop(image, mask, base_size=40, crop_size=40, scale_range=(1.0, 1.0),
+                                   rng=random.Random(seed), aspect_range=(0.5, 2.0))
+        assert img.size == m.size == (40, 40)
+        labels = np.asarray(m)
+        drawn = labels != IGNORE_INDEX  # the squeezed side is padded
+        assert (decode(img)[drawn] == labels[drawn]).mean() > 0.9
+        rows, cols = np.nonzero(labels == 1)
+        widths.append(np.ptp(cols) + 1)
+        heights.append(np.ptp(rows) + 1)
+    ratios = np.array(widths) / np.array(heights)
+    assert ratios.min() < 0.8 and ratios.max() > 1.25  # taller and wider boxes than the square one
+    assert ratios.min() > 0.45 and ratios.max() < 2.2
+
+
+def test_aspect_range_one_draws_nothing_so_older_runs_keep_their_random_stream():
+    image, mask = coded_pair()
+    crop = lambda **kw: random_scale_crop(image, mask, base_size=48, crop_size=32, scale_range=(0.7, 2.0),
+                                          rng=random.Random(3), **kw)
+    default, explicit = crop(), crop(aspect_range=(1.0, 1.0))
+    assert np.array_equal(np.asarray(default[0]), np.asarray(explicit[0]))
+    assert np.array_equal(np.asarray(default[1]), np.asarray(explicit[1]))
+
+
 def test_crop_larger_than_the_scaled_image_is_padded_with_ignore_and_mean_color():
     image, mask = coded_pair((20, 20))
     img, m = random_scale_crop(image, mask, base_size=20, crop_size=32, scale_range=(1.0, 1.0), rng=random.Random(0))

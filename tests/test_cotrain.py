@@ -331,6 +331,14 @@ def test_resume_refuses_changed_settings(shapes_repo, cps_run, tmp_path, capsys)
         cotrain.main(["--dataset", str(shapes_repo), "--output-dir", str(cps_run), *TINY_MODEL, *FAST, *CPS_RUN])
 
 
+def test_an_option_added_after_a_checkpoint_counts_as_its_default_there():
+    """A checkpoint saved before --aspect-range existed resumes with it at its default, not otherwise."""
+    saved = {"lr": 2e-4, "scale_range": [0.75, 1.5], "schema": "anime-16"}
+    cotrain.check_resume_config(saved, {**saved, "aspect_range": [1.0, 1.0]})
+    with pytest.raises(SystemExit, match=r"aspect_range: \[1.0, 1.0\] -> \[0.5, 2.0\]"):
+        cotrain.check_resume_config(saved, {**saved, "aspect_range": [0.5, 2.0]})
+
+
 def test_two_processes_evaluate_exactly_like_one(shapes_repo, tmp_path):
     """torchrun with 2 CPU processes (gloo) trains, then evaluates 7 images split 4 + 4 with one
     padded duplicate; one process evaluating the exported weights must get the same numbers."""

@@ -90,7 +90,7 @@ def json_object(text: str) -> dict:
     return value
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", required=True, help="animeparse Datasets repo: Hub id or local folder in Hub layout")
@@ -140,6 +140,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="input side the image processor resizes to (evaluation, pipeline); training scales crop from it")
     g.add_argument("--scale-range", type=float, nargs=2, default=(0.5, 2.0), metavar=("MIN", "MAX"),
                    help="random scale of the eval-size image before cropping")
+    g.add_argument("--aspect-range", type=float, nargs=2, default=(1.0, 1.0), metavar=("MIN", "MAX"),
+                   help="random width:height stretch before cropping, log-uniform (e.g. 0.5 2: the squash a tall or "
+                        "wide picture gets at inference); 1 1 = off")
     g.add_argument("--hflip-p", type=float, default=0.5, help="probability of a horizontal flip")
     g.add_argument("--jitter-p", type=float, default=0.8, help="probability of color jitter")
     g.add_argument("--grayscale-p", type=float, default=0.1, help="probability of grayscale")
@@ -160,6 +163,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="weights written to model_a/ and model_b/: the best validation step or the last one")
     g.add_argument("--push-to-hub", default=None, metavar="ORG/NAME", help="push the models to ORG/NAME-a and ORG/NAME-b")
     g.add_argument("--hub-private", action="store_true", help="create the Hub repos as private")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = make_parser()
     args = p.parse_args(argv)
     import_training_libraries()
     check_args(p, args)
@@ -191,6 +199,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--cutmix-area needs 0 < MIN <= MAX < 1, got {args.cutmix_area}")
     if not 0 < args.scale_range[0] <= args.scale_range[1]:
         p.error(f"--scale-range needs 0 < MIN <= MAX, got {args.scale_range}")
+    if not 0 < args.aspect_range[0] <= args.aspect_range[1]:
+        p.error(f"--aspect-range needs 0 < MIN <= MAX, got {args.aspect_range}")
     if args.crop_size % 4:
         p.error(f"--crop-size must be a multiple of 4 (SegFormer's output stride, on which CutMix boxes lie), got {args.crop_size}")
     if args.cps_weight > 0 and args.unlabeled_batch_size < 2:
@@ -223,6 +233,10 @@ def make_optimizer(model, args: argparse.Namespace) -> torch.optim.AdamW:
 
 
 def check_resume_config(saved: dict, config: dict) -> None:
+    """Refuse to resume with other settings than the checkpoint's; an option added to this script
+    after the checkpoint was saved counts as its default there (the run never used it)."""
+    parser = make_parser()
+    saved = {**{k: json.loads(json.dumps(parser.get_default(k))) for k in config if k not in saved}, **saved}
     changed = sorted(k for k in set(saved) | set(config) if k not in RUN_CONTROL and saved.get(k) != config.get(k))
     if changed:
         details = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in changed)
@@ -298,7 +312,8 @@ def make_loaders(args: argparse.Namespace, data: Data, processor) -> tuple[DataL
     """Training loaders (labeled, unlabeled or None) with augmentation; evaluation loaders and
     each evaluated split's difficulty levels."""
     augment = Augment(
-        base_size=args.eval_size, crop_size=args.crop_size, scale_range=tuple(args.scale_range), hflip_p=args.hflip_p,
+        base_size=args.eval_size, crop_size=args.crop_size, scale_range=tuple(args.scale_range),
+        aspect_range=tuple(args.aspect_range), hflip_p=args.hflip_p,
         jitter_p=args.jitter_p, grayscale_p=args.grayscale_p, blur_p=args.blur_p, lineart_p=args.lineart_p,
     )
     loader_kwargs = dict(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
