@@ -11,11 +11,13 @@ and training's metrics alike: logits upsampled bilinearly to the image size, the
 branch in its own classes is exactly transformers' ``post_process_semantic_segmentation``. The
 A+B ensemble and coarser schemas work on probabilities: the ensemble averages the branches'
 softmax, and a merged class (13-class "eyes" = eyes + eyebrows) gets the sum of its members'
-probabilities.
+probabilities. :func:`label_array` applies the rule; for one branch in its own classes it takes
+:func:`upsampled_argmax`, which gives the same map without computing the full-size scores.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -117,10 +119,147 @@ def label_map(scores: torch.Tensor) -> torch.Tensor:
     return scores.max(0).indices
 
 
-def label_array(scores: torch.Tensor) -> np.ndarray:
-    """(H, W) uint8 class ids: :func:`label_map` as the array a :class:`Prediction` keeps."""
+def label_array(logits: Sequence[torch.Tensor], size: tuple[int, int], schema: Schema, target: Schema) -> np.ndarray:
+    """(H, W) uint8 label map of the branches whose (C, h, w) ``logits`` are given, in the classes
+    of ``target``: the :func:`label_map` of their :func:`class_scores`, as the array a
+    :class:`Prediction` keeps. One branch in its own classes goes through :func:`upsampled_argmax`."""
+    if len(logits) == 1 and target == schema:
+        return upsampled_argmax(logits[0], size)
     # numpy narrows the int64 ids on one thread: no parallel torch operation to schedule.
-    return label_map(scores).numpy().astype(np.uint8)
+    return label_map(class_scores(logits, size, schema, target)).cpu().numpy().astype(np.uint8)
+
+
+SAFE_MARGIN = 1e-4
+"""How far (relative to 1 + |its logit|) a class must lead another at a point of the logit grid
+for :func:`upsampled_argmax` to trust the comparison without interpolating: orders of magnitude
+above the float32 rounding of the interpolation, below any difference that matters."""
+
+
+def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8 class ids of one branch in its own classes: the first-maximum argmax of its
+    (C, h, w) ``logits`` upsampled to ``size`` (:func:`class_scores`), without the (C, H, W) scores.
+
+    Why it is the same map: every upsampled score vector is a convex combination of the four logit
+    vectors around it. A class that leads another by :data:`SAFE_MARGIN` at all four corners of a
+    cell of the logit grid leads it everywhere inside, float rounding included. So a cell whose
+    four corners have the same class leading all others by the margin paints its whole block of
+    output pixels with it (most of a picture). The other blocks (boundaries) are interpolated as
+    torch's CPU kernel does it (same weights, same roundings, so even exact ties go to the lower
+    id), but only for the classes that no corner's leader beats at all four corners: two or three,
+    not all C. Outputs torch makes with another kernel (height + width <= 128) take the dense rule;
+    they are small anyway.
+    """
+    height, width = size
+    if height + width <= 128:
+        return label_map(_upsample(logits, size)).cpu().numpy().astype(np.uint8)
+    # numpy from here, on one thread: no parallel torch operation to schedule.
+    grid = np.ascontiguousarray(logits.detach().float().cpu().numpy().transpose(1, 2, 0))  # (h, w, C)
+    h, w, num_classes = grid.shape
+    fused = _torch_fuses()
+    i0, h0, h1 = _source_pixels(h, height, fused)
+    j0, w0, w1 = _source_pixels(w, width, fused)
+    down, right = np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
+
+    # Uniform cells: the same class leads by the margin at all four corners.
+    top2 = np.partition(grid, num_classes - 2, axis=2)[..., num_classes - 2 :]
+    leader = np.where(_beats(top2[..., 1], top2[..., 0]), grid.argmax(2), -1)
+    uniform = (leader >= 0) & (leader == leader[down]) & (leader == leader[:, right])
+    uniform &= leader == leader[down][:, right]
+    labels = np.where(uniform, leader, 0).astype(np.uint8).take(j0, axis=1).take(i0, axis=0)
+
+    # The other pixels as (low-res row i, output column x) pairs, each standing for the output rows
+    # whose upper source row is i (i's band), all interpolated from the same candidates and corners.
+    band = np.bincount(i0, minlength=h)
+    band_start = np.cumsum(band) - band
+    pi, px = np.nonzero(~uniform.take(j0, axis=1))
+    ci, cj = np.nonzero(~uniform)
+    cell = np.zeros((h, w), np.int64)
+    cell[ci, cj] = np.arange(len(ci))
+    corners = np.stack([grid[ci, cj], grid[ci, right[cj]], grid[down[ci], cj], grid[down[ci], right[cj]]], 1)
+    classes, count = _candidates(corners)
+    pc = cell[pi, j0[px]]  # each pair's cell
+    flat = grid.reshape(-1)
+
+    def horizontal(rows: np.ndarray, x: np.ndarray, cls: np.ndarray) -> np.ndarray:
+        """Torch's first step for (K, P) candidate classes: logits blended along low-res ``rows``."""
+        left = flat[(rows * w + j0[x]) * num_classes + cls]
+        return _lerp(left, w0[x], flat[(rows * w + right[j0[x]]) * num_classes + cls], w1[x], fused)
+
+    # Pairs with as many candidates and as high a band make one dense (K, band rows, pairs) array.
+    groups = count[pc] * (band.max() + 1) + band[pi]
+    for group in np.unique(groups):
+        i, x, c = (a[groups == group] for a in (pi, px, pc))
+        cls = classes[c, : count[c[0]]].T
+        y = band_start[i] + np.arange(band[i[0]])[:, None]
+        scores = _lerp(horizontal(i, x, cls)[:, None], h0[y], horizontal(down[i], x, cls)[:, None], h1[y], fused)
+        labels[y, x] = _first_maximum(scores, cls)
+    return labels
+
+
+@functools.cache
+def _torch_fuses() -> bool:
+    """Whether torch's CPU bilinear kernel fuses its multiply-adds, as its AVX2 and AVX-512 builds
+    do (the plain x86-64 one does not): told apart on a resize whose results differ between the two."""
+    ends = np.array([0.1, 0.7], np.float32)
+    first, w0, w1 = _source_pixels(2, 200, fused=True)
+    resized = _upsample(torch.from_numpy(ends).reshape(1, 1, 2), (1, 200))[0, 0].numpy()
+    return np.array_equal(resized, _lerp(ends[first], w0, ends[np.minimum(first + 1, 1)], w1, fused=True))
+
+
+def _source_pixels(n_in: int, n_out: int, fused: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each output index of a bilinear resize from ``n_in`` to ``n_out`` (align_corners=False,
+    size given), its first source index (the second is the next one, clamped to the last) and the
+    two float32 weights, rounded as ATen does: scale = n_in / n_out in float32, source index
+    scale * (i + 0.5) - 0.5 (one rounding if ``fused``, else two), clamped at 0."""
+    scale = np.float32(n_in) / np.float32(n_out)
+    centers = np.arange(n_out) + 0.5
+    if fused:  # float64 holds scale * (i + 0.5) - 0.5 exactly, so float32 rounds it once
+        source = (np.float64(scale) * centers - 0.5).astype(np.float32)
+    else:
+        source = scale * centers.astype(np.float32) - np.float32(0.5)
+    source = np.maximum(source, 0)
+    first = np.minimum(source.astype(np.int64), n_in - 1)
+    weight = (source - first).astype(np.float32)
+    return first, 1 - weight, weight
+
+
+def _lerp(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray, fused: bool) -> np.ndarray:
+    """a * wa + b * wb in float32, rounded as ATen's CPU bilinear kernel does: if ``fused``, b * wb
+    rounded, then added to a * wa in a fused multiply-add (a float32 product is exact in float64);
+    else each product and the sum rounded."""
+    if not fused:
+        return a * wa + b * wb
+    out = a.astype(np.float64) * wa
+    out += b * wb
+    return out.astype(np.float32)
+
+
+def _beats(leader: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Where the ``leader`` logits exceed ``other`` by :data:`SAFE_MARGIN`."""
+    return leader - other > SAFE_MARGIN * (1 + np.abs(leader))
+
+
+def _candidates(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of cells given by their corners' logits (n, 4, C): the classes that may lead somewhere
+    inside, i.e. that none of the corners' leaders beats at all four corners (ascending, in the
+    first ``count`` columns of each row), and their ``count``."""
+    possible = np.ones((len(corners), corners.shape[2]), bool)
+    for corner in range(4):
+        leader = np.take_along_axis(corners, corners[:, corner].argmax(1)[:, None, None], 2)
+        possible &= ~_beats(leader, corners).all(1)
+    count = possible.sum(1)
+    return np.argsort(~possible, axis=1, kind="stable")[:, : count.max(initial=1)], count
+
+
+def _first_maximum(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The class of the highest of (K, ...) ``scores`` at each position, the first one on ties (as
+    torch's max), from the ``classes`` (K, ...) they belong to, ascending ids, broadcast to them."""
+    best, label = scores[0], np.broadcast_to(classes[0], scores.shape[1:]).copy()
+    for k in range(1, len(scores)):
+        better = scores[k] > best
+        best = np.maximum(best, scores[k])
+        np.copyto(label, classes[k], where=better)
+    return label
 
 
 def _upsample(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -168,8 +307,7 @@ class Prediction:
             if missing:
                 raise ValueError(f"model {missing[0]} has not run on this image; call run() first")
             logits = [self.logits[b] for b in needed_branches(use)]
-            scores = class_scores(logits, self.size, self.schema, schema)
-            self._labels[key] = label_array(scores)
+            self._labels[key] = label_array(logits, self.size, self.schema, schema)
         return self._labels[key]
 
     def disagreement(self, schema: Schema) -> np.ndarray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import platform
 import subprocess
 import sys
 import zipfile
@@ -18,7 +20,7 @@ from animeparse.labels import IGNORE_COLOR, MERGE_16_TO_13, SCHEMA_13, SCHEMA_16
 from animeparse.model import ModelLoadError, make_processor, save_model
 from animeparse.branches import ENSEMBLE
 from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
-from animeparse.inference import Prediction, load_branches, predict
+from animeparse.inference import Prediction, class_scores, label_map, load_branches, predict, upsampled_argmax
 from animeparse.outputs import export, layers_zip
 from animeparse.predict import main
 
@@ -96,6 +98,53 @@ def test_label_maps_are_the_argmax_of_the_upsampled_scores(size, use, schema):
     got = prediction.labels(use, schema)
     assert got.dtype == np.uint8 and got.shape == size
     np.testing.assert_array_equal(got, expected)
+
+
+def smooth_logits(seed: int, grid: tuple[int, int], whole: bool) -> torch.Tensor:
+    """(16, h, w) logits shaped like a model's: smooth fields, so broad regions of one class with
+    boundaries between them; rounded to whole numbers (``whole``), they also tie exactly."""
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(1, 16, grid[0] // 8 + 2, grid[1] // 8 + 2, generator=gen)
+    logits = F.interpolate(coarse, size=grid, mode="bicubic", align_corners=False)[0] * 8
+    logits += 0.05 * torch.randn(16, *grid, generator=gen)
+    return logits.round() if whole else logits
+
+
+@pytest.mark.parametrize("grid", [(64, 64), (37, 50)])
+@pytest.mark.parametrize("whole", [False, True], ids=["smooth", "ties"])
+def test_upsampled_argmax_is_the_dense_rule(grid, whole):
+    """The single-branch shortcut is exactly the argmax of the full-size upsampled logits: at
+    sizes that are no multiple of the logit grid, exact multiples, smaller than the grid (in one
+    or both sides) and tiny; exact ties included."""
+    sizes = [(70, 90), (333, 701), (700, 334), (128, 128), (256, 192), (64, 64), (37, 50), (40, 100), (1, 300), (10, 7), (1, 1)]
+    for seed in range(3):
+        logits = smooth_logits(seed, grid, whole)
+        assert len(logits.argmax(0).unique()) > 3  # many regions and boundaries, not one flat class
+        for size in sizes:
+            expected = label_map(class_scores([logits], size, SCHEMA_16, SCHEMA_16)).numpy().astype(np.uint8)
+            got = upsampled_argmax(logits, size)
+            assert got.dtype == np.uint8 and got.shape == size
+            np.testing.assert_array_equal(got, expected, err_msg=f"seed {seed}, size {size}")
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="torch's plain x86-64 kernels")
+def test_upsampled_argmax_follows_torch_kernels_without_fused_multiply_adds():
+    """torch's plain x86-64 kernels (ATEN_CPU_CAPABILITY=default) round without fused multiply-adds:
+    the shortcut notices, and still breaks exact ties as they do."""
+    code = (
+        "import numpy as np, torch\n"
+        "from animeparse.inference import class_scores, label_map, upsampled_argmax\n"
+        "from animeparse.labels import SCHEMA_16\n"
+        "assert torch.backends.cpu.get_cpu_capability() == 'DEFAULT'\n"
+        "logits = (torch.randn(16, 64, 64, generator=torch.Generator().manual_seed(3)) * 4).round()\n"
+        "for size in [(700, 334), (333, 701), (256, 192)]:\n"
+        "    expected = label_map(class_scores([logits], size, SCHEMA_16, SCHEMA_16)).numpy()\n"
+        "    assert np.array_equal(upsampled_argmax(logits, size), expected), size\n"
+        "print('ok')"
+    )
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr
 
 
 def probabilities_as_logits(*pixels: dict[str, float]) -> torch.Tensor:
