@@ -66,13 +66,14 @@ def mix(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, b, a)
 
 
-def segmentation_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def segmentation_ce(logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of (n, c, h, w) logits against (n, H, W) labels, IGNORE_INDEX not counted;
-    logits are upsampled bilinearly to the label size when they are smaller."""
+    logits are upsampled bilinearly to the label size when they are smaller. With
+    ``class_weights`` (c,), the mean is weighted by each pixel's class weight."""
     logits = logits.float()  # under bf16 autocast, the loss is still taken in float32
     if logits.shape[-2:] != labels.shape[-2:]:
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
-    return F.cross_entropy(logits, labels.long(), ignore_index=IGNORE_INDEX)
+    return F.cross_entropy(logits, labels.long(), weight=class_weights, ignore_index=IGNORE_INDEX)
 
 
 def pseudo_labels(logits: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
@@ -120,13 +121,14 @@ class CPSConfig:
 
 def train_step(
     model_a, model_b, x: torch.Tensor, y: torch.Tensor, u: torch.Tensor | None, config: CPSConfig, step: int,
-    backward: Callable[[torch.Tensor], None] = torch.Tensor.backward,
+    backward: Callable[[torch.Tensor], None] = torch.Tensor.backward, class_weights: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """One step of the method: computes the losses, backpropagates them with ``backward`` and
     returns them detached, for logging.
 
     (x, y) are labeled images and labels; u the unlabeled images, or None for a supervised step.
-    The CPS weight is ``config.weight_at(step)``.
+    The CPS weight is ``config.weight_at(step)``; ``class_weights`` weigh the supervised loss only
+    (see :mod:`animeparse.class_weights`): pseudo labels already follow the models' own balance.
     Each branch labels u without gradients in one forward; pairs (u[i], u[i-1]) are CutMixed with
     boxes on the logit grid, and each branch learns on u_mix from the OTHER branch's pseudo labels
     mixed with the same boxes. Each branch then runs ONE forward with gradients over [x, u_mix],
@@ -152,7 +154,7 @@ def train_step(
     losses: dict[str, torch.Tensor] = {}
     for model, other_pseudo_mix in ((model_a, pseudo_b_mix), (model_b, pseudo_a_mix)):
         logits = model(pixel_values=inputs).logits
-        terms = {"loss_sup": segmentation_ce(logits[: len(x)], y)}
+        terms = {"loss_sup": segmentation_ce(logits[: len(x)], y, class_weights)}
         loss = terms["loss_sup"]
         if u is not None:
             terms["loss_cps"] = cps_loss(logits[len(x) :], other_pseudo_mix)

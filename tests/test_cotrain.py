@@ -289,6 +289,20 @@ def test_supervised_baseline_in_bf16_uses_no_unlabeled_images(shapes_repo, tmp_p
     assert ("no native bf16 instructions" in caplog.text) == (not torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def test_class_weights_favor_the_rare_shapes_and_are_recorded(shapes_repo, tmp_path):
+    out = tmp_path / "weighted"
+    metrics = cotrain.main([
+        "--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, "--max-steps", "6", "--cps-weight", "0",
+        "--class-weight-power", "0.5", "--eval-every", "0", "--save-every", "0",
+    ])
+    weights = metrics["config"]["class_weights"]
+    assert set(weights) == set(SCHEMA_16.names)
+    # the light background covers most pixels: it weighs least; each shape class weighs more than 1
+    assert weights["background"] < 1 < min(weights[SCHEMA_16.names[c]] for c in SHAPE_CLASSES)
+    assert np.isfinite(scalars(out, "train/loss_sup")).all()
+    assert "class weight power" in (out / "model_a" / "README.md").read_text()
+
+
 def run_script(args: list[str], **kwargs) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
