@@ -1,6 +1,6 @@
 """Evaluating the two co-trained branches on a split, as training and the model cards report it.
 
-Label maps are made by :func:`animeparse.inference.label_array`, the rule the app and the batch
+Label maps are made by :func:`animeparse.inference.label_tensor`, the rule the app and the batch
 command use, under the trained schema and under each of its merges: a 13-class metric measures
 the 13-class maps a user gets (members' probabilities summed before the argmax), not 16-class
 maps merged afterwards.
@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from transformers import SegformerImageProcessorPil
 
 from animeparse.branches import USES, needed_branches
-from animeparse.inference import label_array
+from animeparse.inference import label_tensor
 from animeparse.labels import Schema, remap_table, schema_choices
 from animeparse.metadata import ordered_difficulties
 from animeparse.metrics import confusion_matrices, summarize, summarize_groups
@@ -52,8 +52,8 @@ def image_confusions(
     for view in views:
         lut = torch.as_tensor(remap_table(schema, view).astype(np.int64), device=labels.device)
         target = labels.long() if view == schema else lut[labels.long()]
-        preds = [label_array([logits[b] for b in needed_branches(use)], size, schema, view) for use in USES]
-        preds = torch.from_numpy(np.stack(preds)).to(labels.device)
+        # on the labels' device: the logits' own, so an accelerator's maps never visit the host
+        preds = torch.stack([label_tensor([logits[b] for b in needed_branches(use)], size, schema, view).long() for use in USES])
         out[view.name] = confusion_matrices(preds, target.expand(len(USES), *size), view.num_classes)
     return out
 

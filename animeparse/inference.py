@@ -11,8 +11,8 @@ and training's metrics alike: logits upsampled bilinearly to the image size, the
 branch in its own classes is exactly transformers' ``post_process_semantic_segmentation``. The
 A+B ensemble and coarser schemas work on probabilities: the ensemble averages the branches'
 softmax, and a merged class (13-class "eyes" = eyes + eyebrows) gets the sum of its members'
-probabilities. :func:`label_array` applies the rule; for one branch in its own classes it takes
-:func:`upsampled_argmax`, which gives the same map without computing the full-size scores.
+probabilities. :func:`label_tensor` applies the rule; for one branch in its own classes on the CPU
+it takes :func:`upsampled_argmax`, which gives the same map without computing the full-size scores.
 """
 
 from __future__ import annotations
@@ -119,14 +119,20 @@ def label_map(scores: torch.Tensor) -> torch.Tensor:
     return scores.max(0).indices
 
 
+def label_tensor(logits: Sequence[torch.Tensor], size: tuple[int, int], schema: Schema, target: Schema) -> torch.Tensor:
+    """(H, W) integer label map, on the logits' device, of the branches whose (C, h, w) ``logits``
+    are given, in the classes of ``target``: the :func:`label_map` of their :func:`class_scores`.
+    One branch in its own classes on the CPU goes through :func:`upsampled_argmax`, the same map
+    without the full-size scores; on an accelerator the dense rule is fast and stays there."""
+    if len(logits) == 1 and target == schema and logits[0].device.type == "cpu":
+        return torch.from_numpy(upsampled_argmax(logits[0], size))
+    return label_map(class_scores(logits, size, schema, target))
+
+
 def label_array(logits: Sequence[torch.Tensor], size: tuple[int, int], schema: Schema, target: Schema) -> np.ndarray:
-    """(H, W) uint8 label map of the branches whose (C, h, w) ``logits`` are given, in the classes
-    of ``target``: the :func:`label_map` of their :func:`class_scores`, as the array a
-    :class:`Prediction` keeps. One branch in its own classes goes through :func:`upsampled_argmax`."""
-    if len(logits) == 1 and target == schema:
-        return upsampled_argmax(logits[0], size)
+    """:func:`label_tensor` as the (H, W) uint8 array a :class:`Prediction` keeps."""
     # numpy narrows the int64 ids on one thread: no parallel torch operation to schedule.
-    return label_map(class_scores(logits, size, schema, target)).cpu().numpy().astype(np.uint8)
+    return label_tensor(logits, size, schema, target).cpu().numpy().astype(np.uint8)
 
 
 SAFE_MARGIN = 1e-4

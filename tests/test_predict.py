@@ -20,7 +20,7 @@ from animeparse.labels import IGNORE_COLOR, MERGE_16_TO_13, SCHEMA_13, SCHEMA_16
 from animeparse.model import ModelLoadError, make_processor, save_model
 from animeparse.branches import ENSEMBLE
 from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
-from animeparse.inference import Prediction, class_scores, label_map, load_branches, predict, upsampled_argmax
+from animeparse.inference import Prediction, class_scores, label_map, label_tensor, load_branches, predict, upsampled_argmax
 from animeparse.outputs import export, layers_zip
 from animeparse.predict import main
 
@@ -125,6 +125,20 @@ def test_upsampled_argmax_is_the_dense_rule(grid, whole):
             got = upsampled_argmax(logits, size)
             assert got.dtype == np.uint8 and got.shape == size
             np.testing.assert_array_equal(got, expected, err_msg=f"seed {seed}, size {size}")
+
+
+def test_label_tensor_keeps_each_rule_and_stays_on_the_logits_device():
+    """On the CPU the one-branch shortcut and the dense rule give the same maps; on another device
+    (here "meta", which computes shapes only) the map is made there, never through numpy."""
+    a, b = smooth_logits(0, (37, 50), False), smooth_logits(1, (37, 50), False)
+    size = (120, 170)
+    for branches in ([a], [a, b]):
+        for target in (SCHEMA_16, SCHEMA_13):
+            got = label_tensor(branches, size, SCHEMA_16, target)
+            expected = label_map(class_scores(branches, size, SCHEMA_16, target))
+            assert torch.equal(got.long(), expected) and got.shape == size
+        on_meta = label_tensor([x.to("meta") for x in branches], size, SCHEMA_16, SCHEMA_16)
+        assert on_meta.device.type == "meta" and tuple(on_meta.shape) == size
 
 
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="torch's plain x86-64 kernels")
