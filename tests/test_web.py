@@ -8,17 +8,20 @@ from __future__ import annotations
 import base64
 import io
 import shutil
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from conftest import free_port
 from PIL import Image
 
 from animeparse.export import export_checkpoint
-from animeparse.inference import load_branches, predict
+from animeparse.inference import class_scores, label_map, load_branches, predict
 from animeparse.labels import SCHEMA_16
 from animeparse.synth.scene import render
 
@@ -133,3 +136,35 @@ def test_page_loads_nothing_from_elsewhere(page, site):
     url, _ = site
     assert page.requests and all(r.startswith(url) or r.startswith("blob:") or r.startswith("data:") for r in page.requests)
     assert any(r.endswith("/onnx/model.onnx") for r in page.requests)
+
+
+NODE_LABEL_MAP = """
+import { readFileSync, writeFileSync } from "node:fs";
+import { labelMap } from "%s";
+const [logitsPath, outPath, c, h, w, height, width] = process.argv.slice(1);
+const data = new Float32Array(readFileSync(logitsPath).buffer.slice(0));
+writeFileSync(outPath, labelMap(data, [1, +c, +h, +w], +height, +width));
+"""
+
+
+def node_label_map(logits: torch.Tensor, size: tuple[int, int], tmp_path: Path) -> np.ndarray:
+    """web/labelmap.js run by node on (C, h, w) logits."""
+    (tmp_path / "logits.f32").write_bytes(logits.numpy().astype("<f4").tobytes())
+    script = NODE_LABEL_MAP % (ROOT / "web" / "labelmap.js").as_uri()
+    subprocess.run(["node", "--input-type=module", "-e", script, str(tmp_path / "logits.f32"), str(tmp_path / "labels.u8"),
+                    *map(str, (*logits.shape, *size))], check=True)
+    return np.frombuffer((tmp_path / "labels.u8").read_bytes(), np.uint8).reshape(size)
+
+
+def test_browser_label_map_is_the_python_rule(tmp_path):
+    """The page's label map (with its shortcut for pixels whose four logit corners agree) against
+    Python's dense rule, on smooth logits with many boundaries, at sizes off the logit grid."""
+    gen = torch.Generator().manual_seed(0)
+    coarse = torch.randn(1, 16, 8, 10, generator=gen)
+    logits = (F.interpolate(coarse, size=(48, 64), mode="bicubic", align_corners=False)[0] * 8).contiguous()
+    assert len(logits.argmax(0).unique()) > 5
+    for size in [(333, 701), (700, 334), (192, 256), (48, 64), (20, 30)]:
+        expected = label_map(class_scores([logits], size, SCHEMA_16, SCHEMA_16)).numpy()
+        got = node_label_map(logits, size, tmp_path)
+        # float64 arithmetic in JavaScript, float32 in torch: only near-ties may differ
+        assert (got == expected).mean() >= 0.9999, size

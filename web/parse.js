@@ -5,6 +5,7 @@
 //   2. rescale and normalise with the processor's mean and std,
 //   3. logits upsampled bilinearly to the picture's size (align_corners=False, as PyTorch), argmax.
 import { AutoModel, Tensor, env } from "@huggingface/transformers";
+import { labelMap } from "./labelmap.js";
 
 const params = new URLSearchParams(location.search);
 const MODEL = params.get("model") ?? "animeparse-b0/model_a"; // under ../models/
@@ -113,44 +114,6 @@ function pixelValues(rgb, width, height, processor) {
   return new Tensor("float32", data, [1, 3, h, w]);
 }
 
-// ---------------------------------------------------------------- the label map
-
-// argmax over classes of the logits upsampled bilinearly to (height, width), as PyTorch's
-// F.interpolate(..., mode="bilinear", align_corners=False): the Python label-map rule.
-function labelMap(logits, height, width) {
-  const [, C, h, w] = logits.dims;
-  const data = logits.data;
-  const axis = (outSize, inSize) => {
-    const scale = inSize / outSize;
-    const i0 = new Int32Array(outSize), i1 = new Int32Array(outSize), f = new Float32Array(outSize);
-    for (let o = 0; o < outSize; o++) {
-      const src = Math.max((o + 0.5) * scale - 0.5, 0);
-      i0[o] = Math.floor(src);
-      i1[o] = Math.min(i0[o] + 1, inSize - 1);
-      f[o] = src - i0[o];
-    }
-    return { i0, i1, f };
-  };
-  const ys = axis(height, h), xs = axis(width, w);
-  const labels = new Uint8Array(height * width);
-  const best = new Float32Array(height * width).fill(-Infinity);
-  for (let c = 0; c < C; c++) {
-    const base = c * h * w;
-    for (let y = 0; y < height; y++) {
-      const r0 = base + ys.i0[y] * w, r1 = base + ys.i1[y] * w, fy = ys.f[y];
-      for (let x = 0; x < width; x++) {
-        const a = xs.i0[x], b = xs.i1[x], fx = xs.f[x];
-        const top = data[r0 + a] * (1 - fx) + data[r0 + b] * fx;
-        const bottom = data[r1 + a] * (1 - fx) + data[r1 + b] * fx;
-        const v = top * (1 - fy) + bottom * fy;
-        const p = y * width + x;
-        if (v > best[p]) { best[p] = v; labels[p] = c; } // first maximum wins, as argmax
-      }
-    }
-  }
-  return labels;
-}
-
 // ---------------------------------------------------------------- drawing
 
 function drawOverlay(rgb, labels, width, height, palette, opacity) {
@@ -224,7 +187,7 @@ async function main() {
       const { rgb, width, height } = await readRGB(file);
       const started = performance.now();
       const { logits } = await model({ pixel_values: pixelValues(rgb, width, height, processor) });
-      const labels = labelMap(logits, height, width);
+      const labels = labelMap(logits.data, logits.dims, height, width);
       const ms = performance.now() - started;
       last = { rgb, labels, width, height };
       redraw();
