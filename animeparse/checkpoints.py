@@ -27,6 +27,17 @@ class Progress:
         self.__dict__.update(state)
 
 
+def register_state(accelerator: Accelerator, progress: Progress, emas: tuple = ()) -> None:
+    """Put the run's own state into every checkpoint: the counters, then each branch's moving
+    average (--ema-decay), in that order, which :func:`export_checkpoint` reads them back in."""
+    accelerator.register_for_checkpointing(progress, *emas)
+
+
+def _custom_state(checkpoint: Path, index: int) -> Path:
+    # accelerate's name for the index-th object given to register_for_checkpointing
+    return checkpoint / f"custom_checkpoint_{index}.pkl"
+
+
 def batches(accelerator: Accelerator, loader, start: int) -> Iterator[dict]:
     """Endless batches from a prepared loader, starting after ``start`` consumed batches, so a
     resumed run sees the data order of an uninterrupted one (epoch seeds, skipped batches)."""
@@ -74,7 +85,9 @@ def save_checkpoint(accelerator: Accelerator, root: Path, step: int, config: dic
 def export_checkpoint(checkpoint: Path, out: Path) -> dict[str, Path]:
     """Write the two branches saved in a training checkpoint as model_a/ and model_b/ under ``out``
     (plain transformers checkpoints with their image processor), so a run can be benchmarked or
-    published at any saved step while it goes on. Returns the folders by branch."""
+    published at any saved step while it goes on: the weights the run exports, that is the moving
+    averages of a run with --ema-decay. Returns the folders by branch."""
+    import torch
     from safetensors.torch import load_file
 
     from animeparse.branches import BRANCHES
@@ -91,9 +104,13 @@ def export_checkpoint(checkpoint: Path, out: Path) -> dict[str, Path]:
     starts = {"A": config["init"], "B": config.get("init_b") or config["init"]}
     folders = {}
     for index, branch in enumerate(BRANCHES):
-        weights = checkpoint / ("model.safetensors" if index == 0 else f"model_{index}.safetensors")
         model = build_model(starts[branch], schema, config["scratch_size"], **(config.get("scratch_config") or {}))
-        model.load_state_dict(load_file(weights))
+        if config.get("ema_decay"):  # AveragedModel's state: the model under "module.", and a counter
+            state = torch.load(_custom_state(checkpoint, 1 + index), weights_only=True)
+            weights = {k.removeprefix("module."): v for k, v in state.items() if k.startswith("module.")}
+        else:
+            weights = load_file(checkpoint / ("model.safetensors" if index == 0 else f"model_{index}.safetensors"))
+        model.load_state_dict(weights)
         folders[branch] = out / f"model_{branch.lower()}"
         save_model(model.eval(), make_processor(config["eval_size"]), folders[branch])
     return folders

@@ -89,7 +89,8 @@ def settings_table(config: dict) -> str:
         ("cps_weight", "CPS weight"), ("cps_warmup_steps", "supervised steps before CPS"),
         ("cps_rampup_steps", "CPS weight ramp-up steps"), ("cps_threshold", "pseudo-label confidence threshold"),
         ("crop_size", "crop size"), ("scale_range", "crop scale range"), ("aspect_range", "crop aspect range"),
-        ("class_weight_power", "class weight power"), ("eval_size", "input size"), ("labeled_fraction", "labeled fraction"),
+        ("class_weight_power", "class weight power"), ("ema_decay", "EMA decay of the exported weights"),
+        ("eval_size", "input size"), ("labeled_fraction", "labeled fraction"),
         ("labeled_images", "labeled images"), ("unlabeled_images", "unlabeled images"),
         ("classes", "classes"), ("mixed_precision", "mixed precision"), ("seed", "seed"),
     ]

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from accelerate.state import AcceleratorState, GradientState
+from safetensors.torch import load_file
 from conftest import TINY
 from PIL import Image, ImageDraw
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -303,6 +304,33 @@ def test_class_weights_favor_the_rare_shapes_and_are_recorded(shapes_repo, tmp_p
     assert "class weight power" in (out / "model_a" / "README.md").read_text()
 
 
+def test_ema_weights_are_evaluated_exported_checkpointed_and_resumed(shapes_repo, tmp_path):
+    out = tmp_path / "ema"
+    common = ["--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, "--cps-weight", "0",
+              "--ema-decay", "0.8", "--eval-every", "4", "--save-every", "4", "--export", "last"]
+    cotrain.main([*common, "--max-steps", "4"])
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+    metrics = cotrain.main([*common, "--max-steps", "8", "--resume"])
+    assert metrics["step"] == 8 and metrics["config"]["ema_decay"] == 0.8
+    # the trained weights' scores are logged beside the averaged ones, at every evaluation
+    assert len(scalars(out, f"eval/raw_mean_iou_{ENSEMBLE}")) == len(scalars(out, f"eval/mean_iou_{ENSEMBLE}")) == 2
+    # the exported model is the moving average kept in the checkpoint, not the trained weights
+    ckpt = out / "checkpoints" / "step-00000008"
+    exported = load_file(out / "model_a" / "model.safetensors")
+    trained = load_file(ckpt / "model.safetensors")
+    averaged = torch.load(ckpt / "custom_checkpoint_1.pkl", weights_only=True)
+    name = "decode_head.classifier.weight"
+    assert torch.equal(exported[name], averaged[f"module.{name}"])
+    assert not torch.equal(exported[name], trained[name])
+    assert "EMA decay" in (out / "model_a" / "README.md").read_text()
+    # a checkpoint exports the same averaged pair
+    from animeparse.checkpoints import export_checkpoint
+
+    folders = export_checkpoint(ckpt, tmp_path / "exported")
+    assert torch.equal(load_file(folders["A"] / "model.safetensors")[name], exported[name])
+
+
 def run_script(args: list[str], **kwargs) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
@@ -439,7 +467,6 @@ def test_bad_data_choices_are_named(shapes_repo, tmp_path):
 
 def test_init_b_starts_branch_b_from_its_own_checkpoint(cps_run, shapes_repo, tmp_path):
     """Continuing a co-trained pair: A from its model_a, B from its model_b (not a copy of A)."""
-    from safetensors.torch import load_file
 
     out = tmp_path / "continued"
     cotrain.main(["--dataset", str(shapes_repo), "--output-dir", str(out), *FAST, "--init", str(cps_run / "model_a"),
@@ -471,7 +498,6 @@ def test_remeasure_reproduces_a_runs_metrics_and_keeps_other_files(cps_run, shap
 
 def test_a_checkpoint_exports_the_pair_it_holds(cps_run, tmp_path):
     """python -m animeparse.checkpoints: the best step's checkpoint gives the exported pair exactly."""
-    from safetensors.torch import load_file
 
     from animeparse.checkpoints import checkpoints, export_checkpoint
 

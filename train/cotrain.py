@@ -45,23 +45,25 @@ def import_training_libraries() -> None:
     module, once: parse_args calls it after parsing, so --help and option errors answer at once."""
     global datasets, np, torch, Accelerator, get_logger, DataLoaderConfiguration, ProjectConfiguration, set_seed
     global DataLoader, tqdm, SegformerConfig, get_polynomial_decay_schedule_with_warmup, keep_freed_memory, Augment
-    global Progress, batches, checkpoint_dir, checkpoints, save_checkpoint, CPSConfig, train_step, load_dataset_schema
+    global Progress, batches, checkpoint_dir, checkpoints, register_state, save_checkpoint, CPSConfig, train_step, load_dataset_schema
     global load_parsing_dataset, split_labeled, Evaluation, eval_loader, evaluate, summarize_split, write_atomic
     global IGNORE_INDEX, Schema, get_schema, remap_table, SCRATCH_SIZES, ModelLoadError, build_model, make_processor
     global save_model, TrainTransform, push_models, branch_cards, logger, balanced_weights, class_frequencies
+    global AveragedModel, get_ema_multi_avg_fn
     import datasets
     import numpy as np
     import torch
     from accelerate import Accelerator
     from accelerate.logging import get_logger
     from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
     from transformers import SegformerConfig, get_polynomial_decay_schedule_with_warmup
     from animeparse.allocator import keep_freed_memory
     from animeparse.augment import Augment
     from animeparse.class_weights import balanced_weights, class_frequencies
-    from animeparse.checkpoints import Progress, batches, checkpoint_dir, checkpoints, save_checkpoint
+    from animeparse.checkpoints import Progress, batches, checkpoint_dir, checkpoints, register_state, save_checkpoint
     from animeparse.cps import CPSConfig, train_step
     from animeparse.data import load_dataset_schema, load_parsing_dataset, split_labeled
     from animeparse.evaluation import Evaluation, eval_loader, evaluate, summarize_split
@@ -126,6 +128,10 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--class-weight-power", type=float, default=0.0,
                    help="weigh each class in the supervised loss by its pixel frequency ** -POWER (0.5 = softened inverse "
                         "frequency, for the small parts; 0 = unweighted), measured on up to 500 labeled images")
+    g.add_argument("--ema-decay", type=float, default=0.0,
+                   help="evaluate and export an exponential moving average of each branch's weights with this decay "
+                        "(e.g. 0.99: about the last 100 steps; 0 = the trained weights); the trained weights' validation "
+                        "scores are logged beside it as eval/raw_*")
     g.add_argument("--seed", type=int, default=0, help="seed of data order, augmentation and branch A (B uses seed + 1)")
     g = p.add_argument_group("cross pseudo supervision")
     g.add_argument("--cps-weight", type=float, default=1.5, help="weight of the CPS loss (0 = supervised baseline, no unlabeled data)")
@@ -192,6 +198,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
             p.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.weight_decay < 0 or args.cps_weight < 0 or args.class_weight_power < 0:
         p.error("--weight-decay, --cps-weight and --class-weight-power must be 0 or more")
+    if not 0 <= args.ema_decay < 1:
+        p.error(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
     for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p", "cps_threshold"]:
         if not 0 <= getattr(args, name) <= 1:
             p.error(f"--{name.replace('_', '-')} is a probability, got {getattr(args, name)}")
@@ -358,6 +366,16 @@ def build_models(args: argparse.Namespace, schema: Schema):
     return model_a, model_b
 
 
+def make_emas(accelerator: Accelerator, models: tuple, decay: float) -> tuple | None:
+    """An exponential moving average of each branch (--ema-decay), or None. Its first update takes
+    the weights as they are (torch's AveragedModel), and it averages buffers too (the decode
+    head's batch-norm statistics)."""
+    if decay == 0:
+        return None
+    return tuple(AveragedModel(accelerator.unwrap_model(m), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+                 for m in models)
+
+
 def save_outputs(args: argparse.Namespace, accelerator: Accelerator, models: dict, processor, metrics: dict, schema: Schema) -> None:
     """model_a/ and model_b/ with their cards, metrics.json; the Hub push (main process only)."""
     output_dir = Path(args.output_dir)
@@ -437,7 +455,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     eval_loaders = {split: accelerator.prepare(loader) for split, loader in eval_loaders.items()}
     progress = Progress()
-    accelerator.register_for_checkpointing(progress)
+    emas = make_emas(accelerator, (model_a, model_b), args.ema_decay)
+    register_state(accelerator, progress, emas or ())
+    # the weights evaluated and exported: the moving averages when there are
+    exported_a, exported_b = (ema.module for ema in emas) if emas else (model_a, model_b)
     if args.resume and previous:
         check_resume_config(json.loads((previous[-1] / "config.json").read_text()), config)
         accelerator.load_state(str(previous[-1]))
@@ -469,6 +490,8 @@ def main(argv: list[str] | None = None) -> dict:
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
+        for ema, model in zip(emas or (), (model_a, model_b)):
+            ema.update_parameters(accelerator.unwrap_model(model))
         progress.step = step
         bar.update(1)
 
@@ -485,9 +508,15 @@ def main(argv: list[str] | None = None) -> dict:
 
         new_best = False
         if args.eval_every and (step % args.eval_every == 0 or step == args.max_steps):
-            evaluations[step] = evaluate(accelerator, model_a, model_b, eval_loaders[args.eval_split], schema)
+            evaluations[step] = evaluate(accelerator, exported_a, exported_b, eval_loaders[args.eval_split], schema)
             result = summarize_split(evaluations[step], eval_groups[args.eval_split], schema)["schemas"][schema.name]
             accelerator.log({f"eval/mean_iou_{v}": result[v]["mean_iou"] or 0.0 for v in USES}, step=step)
+            if emas:  # what the averaging adds: the trained weights' own scores beside it
+                raw = summarize_split(evaluate(accelerator, model_a, model_b, eval_loaders[args.eval_split], schema),
+                                      eval_groups[args.eval_split], schema)["schemas"][schema.name]
+                accelerator.log({f"eval/raw_mean_iou_{v}": raw[v]["mean_iou"] or 0.0 for v in USES}, step=step)
+                logger.info("step %d: %s mean IoU without EMA %s", step, args.eval_split,
+                            " ".join(f"{v} {raw[v]['mean_iou'] or 0.0:.4f}" for v in USES), main_process_only=True)
             miou = result[ENSEMBLE]["mean_iou"] or 0.0
             logger.info("step %d: %s mean IoU %s", step, args.eval_split,
                         " ".join(f"{v} {result[v]['mean_iou'] or 0.0:.4f}" for v in USES), main_process_only=True)
@@ -509,12 +538,12 @@ def main(argv: list[str] | None = None) -> dict:
         if split == args.eval_split and export_step in evaluations:
             evaluation = evaluations[export_step]
         else:
-            evaluation = evaluate(accelerator, model_a, model_b, loader, schema)
+            evaluation = evaluate(accelerator, exported_a, exported_b, loader, schema)
         splits[split] = summarize_split(evaluation, eval_groups[split], schema)
     metrics = {"step": export_step, "trained_steps": last_step, "exported": exported, "best_step": progress.best_step,
                "splits": splits, "config": config}
     if accelerator.is_main_process:
-        save_outputs(args, accelerator, {"A": model_a, "B": model_b}, processor, metrics, schema)
+        save_outputs(args, accelerator, {"A": exported_a, "B": exported_b}, processor, metrics, schema)
         summary = splits[list(splits)[-1]]["schemas"][schema.name]
         logger.info("%s mean IoU: %s (weights of step %d, %s)", list(splits)[-1],
                     ", ".join(f"{v} {summary[v]['mean_iou'] or 0.0:.4f}" for v in USES), export_step, exported)
