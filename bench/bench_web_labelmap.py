@@ -22,22 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 NODE_BENCH = """
 import { readFileSync } from "node:fs";
-import { labelMap } from "%s";
+import { labelMap, resizeAxis } from "%s";
 
 // The page's label map before the shortcut: every class interpolated at every pixel.
 function denseLabelMap(data, [, C, h, w], height, width) {
-  const axis = (outSize, inSize) => {
-    const scale = inSize / outSize;
-    const i0 = new Int32Array(outSize), i1 = new Int32Array(outSize), f = new Float32Array(outSize);
-    for (let o = 0; o < outSize; o++) {
-      const src = Math.max((o + 0.5) * scale - 0.5, 0);
-      i0[o] = Math.floor(src);
-      i1[o] = Math.min(i0[o] + 1, inSize - 1);
-      f[o] = src - i0[o];
-    }
-    return { i0, i1, f };
-  };
-  const ys = axis(height, h), xs = axis(width, w);
+  const ys = resizeAxis(height, h), xs = resizeAxis(width, w);
   const labels = new Uint8Array(height * width);
   const best = new Float32Array(height * width).fill(-Infinity);
   for (let c = 0; c < C; c++) {
