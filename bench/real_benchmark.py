@@ -50,6 +50,21 @@ def tile(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, height: int = 2
     return np.concatenate([np.asarray(Image.fromarray(p).resize((height, height), Image.NEAREST)) for p in parts], axis=1)
 
 
+def absent_classes(cm: torch.Tensor) -> dict:
+    """What the plain mean IoU hides when the truth lacks classes (the held-out characters show no
+    legs, legwear or animal parts): such a class scores 0 on any false alarm, and is left out
+    when never predicted. So: the mean over the classes the truth holds, and the share of
+    pixels the models gave to the absent ones."""
+    cm = cm.double()
+    truth, predicted = cm.sum(1), cm.sum(0)
+    absent = (truth == 0).nonzero().flatten().tolist()
+    present = [c for c in range(len(truth)) if c not in absent]
+    iou = cm.diagonal() / (truth + predicted - cm.diagonal())
+    return {"classes": [SCHEMA_16.names[c] for c in absent],
+            "predicted_share": float(predicted[absent].sum() / cm.sum()) if absent else 0.0,
+            "mean_iou_present": float(iou[present].mean())}
+
+
 def score_split(dataset, branches, out: Path, limit: int | None) -> dict:
     """Confusion matrices per use (16 and 13 classes) and per style; overlays of the first pictures."""
     n = len(dataset) if limit is None else min(limit, len(dataset))
@@ -87,6 +102,7 @@ def score_split(dataset, branches, out: Path, limit: int | None) -> dict:
         coarse = merge_confusion(cm16[use], MERGE_16_TO_COARSE, SCHEMA_COARSE.num_classes)
         result[use] = {
             "16": summarize(cm16[use], SCHEMA_16.names),
+            "16_absent": absent_classes(cm16[use]),
             "13": summarize(cm13[use], SCHEMA_13.names),
             "coarse": summarize(coarse, SCHEMA_COARSE.names),
             "by_style": {s: summarize(by_style[(use, s)], SCHEMA_16.names)["mean_iou"]
@@ -107,8 +123,13 @@ def print_parts(result: dict) -> None:
 
 
 def print_summary(result: dict, renpy: dict | None) -> None:
+    absent = result[ENSEMBLE]["16_absent"]["classes"]
+    if absent:
+        shares = ", ".join(f"{u} {100 * result[u]['16_absent']['predicted_share']:.2f}%" for u in USES)
+        print(f"\nnot in the truth: {', '.join(absent)}; pixels predicted as them: {shares}")
     print("\nsummary" + " " * 26 + "".join(f"{u:>8s}" for u in USES))
     rows = [("real parts, 16-class mIoU", lambda u: result[u]["16"]["mean_iou"]),
+            (f"  over the {16 - len(absent)} classes in truth", lambda u: result[u]["16_absent"]["mean_iou_present"]),
             ("real parts, 13-class mIoU", lambda u: result[u]["13"]["mean_iou"]),
             ("real parts, coarse mIoU", lambda u: result[u]["coarse"]["mean_iou"])]
     rows += [(f"  {s} (16-class)", lambda u, s=s: result[u]["by_style"].get(s)) for s in STYLES]

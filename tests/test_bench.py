@@ -93,8 +93,22 @@ def test_real_benchmark(tiny_branch_dirs, tmp_path):
                   "--heldout-models", "epsilon2_1", "--train-models", "koharu"]) == 0
     out = run("real_benchmark.py", "--dataset", str(repo), "--renpy", str(renpy_tree(tmp_path / "renpy")), "--out", str(tmp_path / "out"),
               "--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"]))
-    assert "real parts, 16-class mIoU" in out and "Ren'Py foreground, busy" in out
+    assert "real parts, 16-class mIoU" in out and "classes in truth" in out and "Ren'Py foreground, busy" in out
     assert (tmp_path / "out" / "metrics.json").is_file() and (tmp_path / "out" / "overview.png").is_file()
+
+
+def test_real_benchmark_reports_classes_absent_from_the_truth():
+    """A class the truth lacks scores 0 on a false alarm; the benchmark also gives the mean over
+    the classes the truth holds and the share of pixels called an absent class."""
+    import torch
+
+    benchmark = runpy.run_path(str(BENCH / "real_benchmark.py"))
+    cm = torch.zeros(16, 16, dtype=torch.long)
+    cm[0, 0], cm[1, 1], cm[1, 0], cm[0, 8] = 8, 2, 2, 2  # hair missed as background; background called legs
+    absent = benchmark["absent_classes"](cm)
+    assert "legs" in absent["classes"] and "hair" not in absent["classes"] and len(absent["classes"]) == 14
+    assert absent["predicted_share"] == pytest.approx(2 / 14)
+    assert absent["mean_iou_present"] == pytest.approx((8 / 12 + 2 / 4) / 2)
 
 
 def test_live2d_bench_and_coverage():
