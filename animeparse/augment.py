@@ -5,6 +5,7 @@ an unlabeled image) and a ``random.Random``, and returns a new pair; inputs are 
 Geometry moves image and mask together (bilinear for the image, nearest for the mask);
 photometric changes touch the image only. :class:`Augment` chains them for training.
 
+:func:`swap_background` puts photographs behind the labeled parts (backgrounds the data lacks).
 :func:`to_lineart` turns a color illustration into a pencil-style sketch; training uses it so the
 models also parse sketches, and other code imports it to make line-art inputs.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
@@ -104,6 +107,35 @@ def blur(image: Image.Image, rng: random.Random, radius_range: tuple[float, floa
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(*radius_range)))
 
 
+def swap_background(image: Image.Image, mask: Image.Image | None, rng: random.Random, photos: Sequence[Path]) -> Pair:
+    """The background (mask 0) replaced by a random crop of one of ``photos``; the parts stay.
+
+    A labeled set draws its characters over a few dozen backgrounds, so a model can learn that a
+    warm texture is hair or foliage is clothes; behind the same parts, any picture must stay
+    background. The seam is feathered by a pixel (drawn art is anti-aliased, and a hard cut would
+    teach that a jagged edge is the character's outline). A grayscale picture (a sketch, a manga
+    page) gets the photograph in grayscale. Pixels labeled 255 (padding, mixed drawables) stay.
+    """
+    if mask is None or not photos:
+        return image, mask
+    background = np.asarray(mask) == 0
+    if not background.any():
+        return image, mask
+    with Image.open(photos[rng.randrange(len(photos))]) as photo:
+        photo.draft("RGB", image.size)  # a JPEG decodes at a fraction of its size: no need for more
+        photo = photo.convert("RGB")
+        # a window of the photo with the image's proportions, 35-100% of the largest that fits
+        fit = min(photo.width / image.width, photo.height / image.height) * rng.uniform(0.35, 1.0)
+        w, h = max(1, round(image.width * fit)), max(1, round(image.height * fit))
+        x, y = rng.randint(0, photo.width - w), rng.randint(0, photo.height - h)
+        crop = photo.resize(image.size, Image.BILINEAR, box=(x, y, x + w, y + h))
+    rgb = np.asarray(image)
+    if np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True)).max() <= 2:
+        crop = ImageOps.grayscale(crop).convert("RGB")
+    keep = Image.fromarray(np.where(background, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
+    return Image.composite(image, crop, keep), mask
+
+
 def to_lineart(image: Image.Image, radius: float = 2.0, darkness: float = 3.0) -> Image.Image:
     """A pencil-style sketch of ``image``: dark lines where colors change, white elsewhere.
 
@@ -134,9 +166,13 @@ class Augment:
     blur_p: float = 0.1
     blur_radius: tuple[float, float] = (0.3, 1.5)
     lineart_p: float = 0.1
+    background_p: float = 0.0
+    photos: tuple[Path, ...] = ()
 
     def __call__(self, image: Image.Image, mask: Image.Image | None, rng: random.Random) -> Pair:
         image, mask = random_scale_crop(image, mask, self.base_size, self.crop_size, self.scale_range, rng, self.aspect_range)
+        if self.background_p and mask is not None and rng.random() < self.background_p:  # no draw when off
+            image, mask = swap_background(image, mask, rng, self.photos)
         image, mask = hflip(image, mask, rng, self.hflip_p)
         if rng.random() < self.lineart_p:  # a sketch has no color left to jitter
             return to_lineart(image), mask

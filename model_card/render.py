@@ -14,6 +14,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
+from animeparse.live2d.backgrounds import PACKAGES as PHOTO_PACKAGES
 from animeparse.sources import is_local
 from hf_dataset.card import card_sources
 
@@ -89,7 +90,7 @@ def settings_table(config: dict) -> str:
         ("cps_weight", "CPS weight"), ("cps_warmup_steps", "supervised steps before CPS"),
         ("cps_rampup_steps", "CPS weight ramp-up steps"), ("cps_threshold", "pseudo-label confidence threshold"),
         ("crop_size", "crop size"), ("scale_range", "crop scale range"), ("aspect_range", "crop aspect range"),
-        ("class_weight_power", "class weight power"), ("ema_decay", "EMA decay of the exported weights"),
+        ("background_swap", "background swap probability"), ("class_weight_power", "class weight power"), ("ema_decay", "EMA decay of the exported weights"),
         ("eval_size", "input size"), ("labeled_fraction", "labeled fraction"),
         ("labeled_images", "labeled images"), ("unlabeled_images", "unlabeled images"),
         ("classes", "classes"), ("mixed_precision", "mixed precision"), ("seed", "seed"),
@@ -146,6 +147,11 @@ def training_data(config: dict, dataset_name: str, sources: str) -> str:
         text += f" Started from `{config['init']}`" + (f" (branch B from `{config['init_b']}`)" if config.get("init_b") else "") + "."
     if sources:
         text += "\n\n" + sources
+    if config.get("background_swap"):
+        origin = ("Debian's wallpaper packages: " + "; ".join(f"{p}, {lic}" for p, lic in PHOTO_PACKAGES.items())
+                  if config.get("background_photos") == "debian" else "a local folder of pictures")
+        text += (f"\n\nTraining swapped the background of {100 * config['background_swap']:.0f}% of the labeled crops "
+                 f"for photographs and artwork from {origin}.")
     if "Live2D" in sources:
         text += ("\n\n**Weights.** The animeparse code is Apache-2.0; these weights were learned from the Live2D sample "
                  "data above, so its terms apply to them as well: they are not under the code's license alone.")

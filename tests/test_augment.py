@@ -2,7 +2,7 @@ import random
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from animeparse.augment import (
     PAD_COLOR,
@@ -12,6 +12,7 @@ from animeparse.augment import (
     grayscale,
     hflip,
     random_scale_crop,
+    swap_background,
     to_lineart,
 )
 from animeparse.labels import IGNORE_INDEX, SCHEMA_16
@@ -152,3 +153,45 @@ def test_lineart_probability(p):
     img, m = augment(image, mask, random.Random(0))
     expected = to_lineart(image) if p else image
     assert (np.asarray(img) == np.asarray(expected)).all() and (np.asarray(m) == np.asarray(mask)).all()
+
+
+def photo_folder(tmp_path, color=(10, 200, 30)):
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", (300, 200), color).save(path, quality=100)
+    return (path,)
+
+
+def test_swap_background_changes_only_the_background(tmp_path):
+    image, mask = coded_pair((96, 80))
+    swapped, same_mask = swap_background(image, mask, random.Random(0), photo_folder(tmp_path))
+    assert same_mask is mask
+    ids, before, after = np.asarray(mask), np.asarray(image, np.int16), np.asarray(swapped, np.int16)
+    # one pixel in from any seam: a part keeps its colors, the background is the photo's
+    grown = np.asarray(Image.fromarray((ids != 0).astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5))) > 0
+    shrunk = np.asarray(Image.fromarray((ids != 0).astype(np.uint8) * 255).filter(ImageFilter.MinFilter(5))) > 0
+    assert np.abs(after - before)[shrunk].max() <= 1
+    assert np.abs(after - np.array([10, 200, 30]))[~grown].max() <= 6
+    assert (~grown).sum() > 1000 and shrunk.sum() > 1000
+
+
+def test_swap_background_keeps_a_sketch_gray_and_leaves_pictures_without_background(tmp_path):
+    image, mask = coded_pair((96, 80))
+    gray = grayscale(image)
+    out, _ = swap_background(gray, mask, random.Random(0), photo_folder(tmp_path))
+    rgb = np.asarray(out, np.int16)
+    assert (rgb.max(axis=2) - rgb.min(axis=2)).max() <= 1
+    assert not np.array_equal(np.asarray(out), np.asarray(gray))
+    full = Image.new("L", image.size, 1)
+    assert swap_background(image, full, random.Random(0), photo_folder(tmp_path))[0] is image
+    assert swap_background(image, None, random.Random(0), photo_folder(tmp_path))[0] is image
+
+
+def test_augment_swaps_backgrounds_only_when_asked(tmp_path):
+    image, mask = coded_pair((96, 80))
+    photos = photo_folder(tmp_path, color=(0, 255, 0))
+    plain = dict(base_size=96, crop_size=96, scale_range=(1.0, 1.0), hflip_p=0, jitter_p=0, grayscale_p=0, blur_p=0, lineart_p=0)
+    kept, _ = Augment(**plain)(image, mask, random.Random(0))
+    swapped, out_mask = Augment(**plain, background_p=1.0, photos=photos)(image, mask, random.Random(0))
+    background = np.asarray(out_mask) == 0
+    assert np.array_equal(np.asarray(kept), np.asarray(image.resize((96, 96), Image.BILINEAR)))
+    assert np.abs(np.asarray(swapped, np.int16)[background] - np.array([0, 255, 0])).mean() < 20

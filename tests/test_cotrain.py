@@ -304,6 +304,27 @@ def test_class_weights_favor_the_rare_shapes_and_are_recorded(shapes_repo, tmp_p
     assert "class weight power" in (out / "model_a" / "README.md").read_text()
 
 
+def test_background_swap_trains_and_is_named_in_the_cards(shapes_repo, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(photos / f"p{i}.jpg")
+    out = tmp_path / "swapped"
+    metrics = cotrain.main([
+        "--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, "--max-steps", "4", "--cps-weight", "0",
+        "--background-swap", "1", "--background-photos", str(photos), "--eval-every", "0", "--save-every", "0",
+    ])
+    assert metrics["config"]["background_swap"] == 1 and np.isfinite(scalars(out, "train/loss_sup")).all()
+    card = (out / "model_a" / "README.md").read_text()
+    assert "background swap probability" in card and "swapped the background of 100% of the labeled crops" in card
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit, match="no pictures"):
+        cotrain.main(["--dataset", str(shapes_repo), "--output-dir", str(tmp_path / "none"), *TINY_MODEL, *FAST,
+                      "--max-steps", "4", "--cps-weight", "0", "--background-swap", "1", "--background-photos", str(empty)])
+
+
 def test_ema_weights_are_evaluated_exported_checkpointed_and_resumed(shapes_repo, tmp_path):
     out = tmp_path / "ema"
     common = ["--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, "--cps-weight", "0",
@@ -445,6 +466,8 @@ def test_unreachable_hub_init_is_a_clear_error(shapes_repo, tmp_path):
         (["--scratch-config", "[1]"], "must be a JSON object"),
         (["--warmup-steps", "50", "--max-steps", "50"], "must be less than --max-steps"),
         (["--push-to-hub", "noslash"], "ORG/NAME"),
+        (["--background-swap", "2"], "--background-swap is a probability"),
+        (["--background-swap", "0.5", "--background-photos", "/no/such/folder"], "not a folder (or 'debian')"),
     ],
 )
 def test_bad_options_are_named(extra, message, capsys):

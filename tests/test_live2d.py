@@ -14,6 +14,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+from PIL import Image
 
 from animeparse.labels import SCHEMA_16
 from animeparse.live2d.characters import Character, Live2DError, ClassTable, available_models, install
@@ -180,3 +181,23 @@ def test_build_refuses_a_character_both_trained_and_held_out(capsys):
         build.parse_args(["live2d", "--out", "/tmp/never-written", "--num-test", "2",
                           "--train-models", MODEL, "--heldout-models", MODEL])
     assert "both held out and in training" in capsys.readouterr().err
+
+
+def test_wallpaper_files_keep_each_wallpaper_once(tmp_path):
+    """KDE ships a wallpaper in several sizes (NAME/contents/images/WxH.ext) beside a preview:
+    the largest size only, no preview; other pictures as they are."""
+    from animeparse.live2d.backgrounds import wallpaper_files
+
+    kde = tmp_path / "usr/share/wallpapers/Path/contents"
+    (kde / "images").mkdir(parents=True)
+    for name in ("1920x1080.jpg", "5120x2880.jpg", "1080x1920.jpg"):
+        Image.new("RGB", (8, 8)).save(kde / "images" / name)
+    Image.new("RGB", (8, 8)).save(kde / "screenshot.jpg")
+    other = tmp_path / "usr/share/backgrounds/mate/nature"
+    other.mkdir(parents=True)
+    for name in ("Elephants.jpg", "Wood_1920x1080.jpg"):
+        Image.new("RGB", (8, 8)).save(other / name)
+    (other / "notes.txt").write_text("not a picture")
+    names = [p.relative_to(tmp_path).as_posix() for p in wallpaper_files(tmp_path)]
+    assert names == ["usr/share/backgrounds/mate/nature/Elephants.jpg", "usr/share/backgrounds/mate/nature/Wood_1920x1080.jpg",
+                     "usr/share/wallpapers/Path/contents/images/5120x2880.jpg"]

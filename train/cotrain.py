@@ -49,7 +49,7 @@ def import_training_libraries() -> None:
     global load_parsing_dataset, split_labeled, Evaluation, eval_loader, evaluate, summarize_split, write_atomic
     global IGNORE_INDEX, Schema, get_schema, remap_table, SCRATCH_SIZES, ModelLoadError, build_model, make_processor
     global save_model, TrainTransform, push_models, branch_cards, logger, balanced_weights, class_frequencies
-    global AveragedModel, get_ema_multi_avg_fn
+    global AveragedModel, get_ema_multi_avg_fn, fetch_photos, list_photos
     import datasets
     import numpy as np
     import torch
@@ -69,6 +69,8 @@ def import_training_libraries() -> None:
     from animeparse.evaluation import Evaluation, eval_loader, evaluate, summarize_split
     from animeparse.files import write_atomic
     from animeparse.labels import IGNORE_INDEX, Schema, get_schema, remap_table
+    from animeparse.live2d.backgrounds import fetch as fetch_photos
+    from animeparse.live2d.backgrounds import list_photos
     from animeparse.model import SCRATCH_SIZES, ModelLoadError, build_model, make_processor, save_model
     from animeparse.transforms import TrainTransform
     from model_card.hub import push_models
@@ -153,6 +155,12 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--aspect-range", type=float, nargs=2, default=(1.0, 1.0), metavar=("MIN", "MAX"),
                    help="random width:height stretch before cropping, log-uniform (e.g. 0.5 2: the squash a tall or "
                         "wide picture gets at inference); 1 1 = off")
+    g.add_argument("--background-swap", type=float, default=0.0, metavar="P",
+                   help="probability that a labeled crop's background (class 0) is replaced by a crop of one of "
+                        "--background-photos (0 = off)")
+    g.add_argument("--background-photos", metavar="DIR|debian", default="debian",
+                   help="pictures for --background-swap: a folder (any depth), or 'debian' for the Debian wallpaper "
+                        "packages the Live2D builder uses (fetched once into the cache)")
     g.add_argument("--hflip-p", type=float, default=0.5, help="probability of a horizontal flip")
     g.add_argument("--jitter-p", type=float, default=0.8, help="probability of color jitter")
     g.add_argument("--grayscale-p", type=float, default=0.1, help="probability of grayscale")
@@ -200,7 +208,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("--weight-decay, --cps-weight and --class-weight-power must be 0 or more")
     if not 0 <= args.ema_decay < 1:
         p.error(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
-    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p", "cps_threshold"]:
+    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p", "cps_threshold", "background_swap"]:
         if not 0 <= getattr(args, name) <= 1:
             p.error(f"--{name.replace('_', '-')} is a probability, got {getattr(args, name)}")
     if 0 < args.max_steps <= args.warmup_steps:
@@ -213,6 +221,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--scale-range needs 0 < MIN <= MAX, got {args.scale_range}")
     if not 0 < args.aspect_range[0] <= args.aspect_range[1]:
         p.error(f"--aspect-range needs 0 < MIN <= MAX, got {args.aspect_range}")
+    if args.background_swap and args.background_photos != "debian" and not Path(args.background_photos).is_dir():
+        p.error(f"--background-photos {args.background_photos}: not a folder (or 'debian')")
     if args.crop_size % 4:
         p.error(f"--crop-size must be a multiple of 4 (SegFormer's output stride, on which CutMix boxes lie), got {args.crop_size}")
     if args.cps_weight > 0 and args.unlabeled_batch_size < 2:
@@ -328,6 +338,18 @@ def supervised_class_weights(args: argparse.Namespace, data: Data) -> np.ndarray
     return balanced_weights(frequencies, args.class_weight_power).astype(np.float32)
 
 
+def background_photos(args: argparse.Namespace) -> tuple[Path, ...]:
+    """The pictures --background-swap draws from (none when it is off)."""
+    if args.background_swap == 0:
+        return ()
+    folder = fetch_photos() if args.background_photos == "debian" else Path(args.background_photos)
+    photos = list_photos(str(folder))
+    if not photos:
+        raise SystemExit(f"error: --background-photos {args.background_photos}: no pictures (.jpg, .png, .webp) in {folder}")
+    logger.info("background swap: p=%s over %d pictures from %s", args.background_swap, len(photos), folder)
+    return photos
+
+
 def make_loaders(args: argparse.Namespace, data: Data, processor) -> tuple[DataLoader, DataLoader | None, dict, dict]:
     """Training loaders (labeled, unlabeled or None) with augmentation; evaluation loaders and
     each evaluated split's difficulty levels."""
@@ -335,6 +357,7 @@ def make_loaders(args: argparse.Namespace, data: Data, processor) -> tuple[DataL
         base_size=args.eval_size, crop_size=args.crop_size, scale_range=tuple(args.scale_range),
         aspect_range=tuple(args.aspect_range), hflip_p=args.hflip_p,
         jitter_p=args.jitter_p, grayscale_p=args.grayscale_p, blur_p=args.blur_p, lineart_p=args.lineart_p,
+        background_p=args.background_swap, photos=background_photos(args),
     )
     loader_kwargs = dict(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
     labeled = data.labeled.select_columns(["image", "label"]).with_transform(

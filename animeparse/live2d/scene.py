@@ -19,6 +19,7 @@ from PIL import Image, ImageFilter
 
 from animeparse.augment import to_lineart
 from animeparse.labels import SCHEMA_16
+from animeparse.live2d.backgrounds import list_photos
 from animeparse.live2d.characters import Character
 from animeparse.live2d.raster import Layer, draw_meshes, mip_chain
 from animeparse.synth.background import BACKGROUNDS, SIMPLE_BACKGROUNDS, render_background
@@ -62,12 +63,6 @@ class Cast:
 def load_cast(models: tuple[str, ...], cache: str | None = None) -> Cast:
     chars = tuple(Character(m, Path(cache) if cache else None) for m in models)
     return Cast(chars, tuple(tuple(mip_chain(t) for t in c.rig.textures) for c in chars))
-
-
-@lru_cache(maxsize=2)
-def list_photos(folder: str) -> tuple[Path, ...]:
-    exts = {".jpg", ".jpeg", ".png", ".webp"}
-    return tuple(sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in exts))
 
 
 def _streams(seed: int):
