@@ -126,7 +126,7 @@ def swap_background(image: Image.Image, mask: Image.Image | None, rng: random.Ra
         photo = photo.convert("RGB")
         # a window of the photo with the image's proportions, 35-100% of the largest that fits
         fit = min(photo.width / image.width, photo.height / image.height) * rng.uniform(0.35, 1.0)
-        w, h = max(1, round(image.width * fit)), max(1, round(image.height * fit))
+        w, h = min(photo.width, max(1, round(image.width * fit))), min(photo.height, max(1, round(image.height * fit)))
         x, y = rng.randint(0, photo.width - w), rng.randint(0, photo.height - h)
         crop = photo.resize(image.size, Image.BILINEAR, box=(x, y, x + w, y + h))
     rgb = np.asarray(image)
