@@ -50,19 +50,19 @@ def tile(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, height: int = 2
     return np.concatenate([np.asarray(Image.fromarray(p).resize((height, height), Image.NEAREST)) for p in parts], axis=1)
 
 
-def absent_classes(cm: torch.Tensor) -> dict:
+def absent_classes(cm: torch.Tensor, summary: dict) -> dict:
     """What the plain mean IoU hides when the truth lacks classes (the held-out characters show no
     legs, legwear or animal parts): such a class scores 0 on any false alarm, and is left out
-    when never predicted. So: the mean over the classes the truth holds, and the share of
-    pixels the models gave to the absent ones."""
-    cm = cm.double()
-    truth, predicted = cm.sum(1), cm.sum(0)
-    absent = (truth == 0).nonzero().flatten().tolist()
-    present = [c for c in range(len(truth)) if c not in absent]
-    iou = cm.diagonal() / (truth + predicted - cm.diagonal())
-    return {"classes": [SCHEMA_16.names[c] for c in absent],
-            "predicted_share": float(predicted[absent].sum() / cm.sum()) if absent else 0.0,
-            "mean_iou_present": float(iou[present].mean())}
+    when never predicted. So, from the confusion matrix and its :func:`summarize`: the mean over
+    the classes the truth holds (those with a per-class accuracy), and the share of pixels the
+    models gave to the absent ones."""
+    accuracy, iou = summary["per_category_accuracy"], summary["per_category_iou"]
+    absent = [name for name in SCHEMA_16.names if accuracy[name] is None]
+    present = [iou[name] for name in SCHEMA_16.names if accuracy[name] is not None]
+    predicted = cm.sum(0)
+    return {"classes": absent,
+            "predicted_share": float(predicted[[SCHEMA_16.names.index(n) for n in absent]].sum() / cm.sum()),
+            "mean_iou_present": sum(present) / len(present)}
 
 
 def score_split(dataset, branches, out: Path, limit: int | None) -> dict:
@@ -100,9 +100,10 @@ def score_split(dataset, branches, out: Path, limit: int | None) -> dict:
     result = {"num_images": n}
     for use in USES:
         coarse = merge_confusion(cm16[use], MERGE_16_TO_COARSE, SCHEMA_COARSE.num_classes)
+        summary16 = summarize(cm16[use], SCHEMA_16.names)
         result[use] = {
-            "16": summarize(cm16[use], SCHEMA_16.names),
-            "16_absent": absent_classes(cm16[use]),
+            "16": summary16,
+            "16_absent": absent_classes(cm16[use], summary16),
             "13": summarize(cm13[use], SCHEMA_13.names),
             "coarse": summarize(coarse, SCHEMA_COARSE.names),
             "by_style": {s: summarize(by_style[(use, s)], SCHEMA_16.names)["mean_iou"]
@@ -129,7 +130,7 @@ def print_summary(result: dict, renpy: dict | None) -> None:
         print(f"\nnot in the truth: {', '.join(absent)}; pixels predicted as them: {shares}")
     print("\nsummary" + " " * 26 + "".join(f"{u:>8s}" for u in USES))
     rows = [("real parts, 16-class mIoU", lambda u: result[u]["16"]["mean_iou"]),
-            (f"  over the {16 - len(absent)} classes in truth", lambda u: result[u]["16_absent"]["mean_iou_present"]),
+            (f"  over the {SCHEMA_16.num_classes - len(absent)} classes in truth", lambda u: result[u]["16_absent"]["mean_iou_present"]),
             ("real parts, 13-class mIoU", lambda u: result[u]["13"]["mean_iou"]),
             ("real parts, coarse mIoU", lambda u: result[u]["coarse"]["mean_iou"])]
     rows += [(f"  {s} (16-class)", lambda u, s=s: result[u]["by_style"].get(s)) for s in STYLES]

@@ -35,7 +35,7 @@ from animeparse.data import load_dataset_schema
 from animeparse.files import png_bytes
 from animeparse.labels import SCHEMA_16, Schema, get_schema, remap, remap_table
 from animeparse.live2d import scene as live2d_scene
-from animeparse.live2d.backgrounds import PACKAGES as PHOTO_PACKAGES
+from animeparse.live2d.backgrounds import TERMS as PHOTO_TERMS
 from animeparse.live2d.backgrounds import fetch as fetch_photos
 from animeparse.live2d.characters import TERMS as LIVE2D_TERMS
 from animeparse.live2d.characters import ClassTable, available_models, install
@@ -272,7 +272,7 @@ def live2d_sources(args: argparse.Namespace) -> str:
             lines.append(f"| {split} | {', '.join(names)} |")
     if args.photos == "debian":
         lines += ["", "Background photographs and artwork from Debian packages: "
-                  + "; ".join(f"{p}, {lic}" for p, lic in PHOTO_PACKAGES.items()) + "."]
+                  + PHOTO_TERMS + "."]
     elif args.photos:
         lines += ["", "Background photographs from a local folder of the builder's own."]
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
-from animeparse.live2d.backgrounds import PACKAGES as PHOTO_PACKAGES
+from animeparse.live2d.backgrounds import TERMS as PHOTO_TERMS
 from animeparse.sources import is_local
 from hf_dataset.card import card_sources
 
@@ -148,7 +148,7 @@ def training_data(config: dict, dataset_name: str, sources: str) -> str:
     if sources:
         text += "\n\n" + sources
     if config.get("background_swap"):
-        origin = ("Debian's wallpaper packages: " + "; ".join(f"{p}, {lic}" for p, lic in PHOTO_PACKAGES.items())
+        origin = ("Debian's wallpaper packages: " + PHOTO_TERMS
                   if config.get("background_photos") == "debian" else "a local folder of pictures")
         text += (f"\n\nTraining swapped the background of {100 * config['background_swap']:.0f}% of the labeled crops "
                  f"for photographs and artwork from {origin}.")

@@ -105,7 +105,7 @@ def test_real_benchmark_reports_classes_absent_from_the_truth():
     benchmark = runpy.run_path(str(BENCH / "real_benchmark.py"))
     cm = torch.zeros(16, 16, dtype=torch.long)
     cm[0, 0], cm[1, 1], cm[1, 0], cm[0, 8] = 8, 2, 2, 2  # hair missed as background; background called legs
-    absent = benchmark["absent_classes"](cm)
+    absent = benchmark["absent_classes"](cm, benchmark["summarize"](cm, benchmark["SCHEMA_16"].names))
     assert "legs" in absent["classes"] and "hair" not in absent["classes"] and len(absent["classes"]) == 14
     assert absent["predicted_share"] == pytest.approx(2 / 14)
     assert absent["mean_iou_present"] == pytest.approx((8 / 12 + 2 / 4) / 2)

@@ -29,6 +29,9 @@ PACKAGES = {
 }
 """Debian packages used, with the license their copyright files state (checked file by file)."""
 
+TERMS = "; ".join(f"{package}, {license}" for package, license in PACKAGES.items())
+"""The packages and their licenses in one line, for dataset and model cards."""
+
 MAX_SIDE = 1024
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 MIN_SIDE = 400
