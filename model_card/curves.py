@@ -1,6 +1,7 @@
 """Validation curves of training runs over steps and over training hours, from their TensorBoard logs.
 
     python -m model_card.curves runs/cps-mix runs/sup-mix --out docs/results/curves.png
+    python -m model_card.curves runs/sup-mix@2000 runs/sup-hr --chain --out docs/results/lineage.png
 
 A run stopped and resumed (``--resume``) writes one event file per session; the hours count the
 time inside each session only, so a night between two sessions does not show as training time.
@@ -60,6 +61,38 @@ def read_curve(run: Path, metric: str = METRIC) -> Curve:
     return Curve(run.name, [(step, hours[step], scores[step]) for step in sorted(scores)])
 
 
+def run_argument(text: str) -> tuple[Path, int | None]:
+    """``RUN`` or ``RUN@STEP``: a run folder and the last step to draw (None: all)."""
+    path, at, step = text.rpartition("@")
+    if not at:
+        return Path(text), None
+    if not step.isdigit():
+        raise ValueError(f"{text}: the part after @ must be a step number, got {step!r}")
+    return Path(path), int(step)
+
+
+def cut(curve: Curve, last_step: int | None) -> Curve:
+    """``curve`` up to ``last_step``, which must be one of its evaluated steps."""
+    if last_step is None:
+        return curve
+    if last_step not in [s for s, _, _ in curve.points]:
+        evaluated = ", ".join(str(s) for s, _, _ in curve.points) or "none"
+        raise ValueError(f"{curve.name}@{last_step}: step {last_step} was not evaluated (evaluated steps: {evaluated})")
+    return Curve(f"{curve.name} (to {last_step})", [p for p in curve.points if p[0] <= last_step])
+
+
+def chain(curves: list[Curve]) -> list[Curve]:
+    """The stages of one lineage on common axes: each curve's steps and hours shifted to start
+    where the previous stage's last point (the export it was initialised from) ends."""
+    chained, step0, hours0 = [], 0, 0.0
+    for curve in curves:
+        points = [(step0 + s, hours0 + h, v) for s, h, v in curve.points]
+        chained.append(Curve(curve.name, points))
+        if points:
+            step0, hours0 = points[-1][0], points[-1][1]
+    return chained
+
+
 def plot(curves: list[Curve], out: Path, metric: str = METRIC) -> None:
     """Two panels, score by step and by training hours; one line per run."""
     import matplotlib
@@ -85,13 +118,20 @@ def plot(curves: list[Curve], out: Path, metric: str = METRIC) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", type=Path, help="--output-dir folders of train/cotrain.py runs")
+    p.add_argument("runs", nargs="+", help="--output-dir folders of train/cotrain.py runs; RUN@STEP: up to STEP only")
+    p.add_argument("--chain", action="store_true",
+                   help="the runs are consecutive stages (each initialised from the previous one's last drawn step)")
     p.add_argument("--metric", default=METRIC, help=f"logged scalar to draw (default {METRIC})")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
     args = p.parse_args()
     if args.out.suffix.lower() != ".png":
         p.error(f"--out must be a .png file, got {args.out}")
-    curves = [read_curve(run, args.metric) for run in args.runs]
+    try:
+        curves = [cut(read_curve(path, args.metric), step) for path, step in map(run_argument, args.runs)]
+    except ValueError as e:
+        p.error(str(e))
+    if args.chain:
+        curves = chain(curves)
     for curve in curves:
         print(f"{curve.name}: " + ", ".join(f"step {s} ({h:.2f} h) {v:.4f}" for s, h, v in curve.points))
     plot(curves, args.out, args.metric)

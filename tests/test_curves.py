@@ -65,3 +65,25 @@ def test_command_draws_both_panels_and_names_a_run_without_logs(tmp_path):
     done = subprocess.run([sys.executable, "-m", "model_card.curves", str(empty), "--out", str(out)],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode != 0 and "no-logs" in done.stderr and "no TensorBoard logs" in done.stderr
+
+
+def test_chained_stages_go_on_from_the_step_and_hour_each_was_initialised_from(tmp_path):
+    t0 = time.time() - 30 * HOUR
+    first, second = tmp_path / "stage-1", tmp_path / "stage-2"
+    # stage 1: 60 steps at 1 min a step, evaluated at 20, 40 and 60; its step-40 export starts stage 2
+    session(first, t0, {s: 2.0 for s in (10, 20, 30, 40, 50, 60)}, {20: 0.10, 40: 0.20, 60: 0.15}, 1.0)
+    # stage 2: 20 steps at 3 min a step, evaluated at 10 and 20
+    session(second, t0 + 5 * HOUR, {10: 1.0, 20: 0.9}, {10: 0.25, 20: 0.30}, 3.0)
+    out = tmp_path / "lineage.png"
+    done = subprocess.run([sys.executable, "-m", "model_card.curves", f"{first}@40", str(second), "--chain",
+                           "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    # stage 1 stops at its step 40 (40 min); stage 2's steps 10 and 20 are steps 50 and 60 of the
+    # lineage, 30 and 60 minutes after that
+    assert "stage-1 (to 40): step 20 (0.33 h) 0.1000, step 40 (0.67 h) 0.2000\n" in done.stdout
+    assert "stage-2: step 50 (1.17 h) 0.2500, step 60 (1.67 h) 0.3000\n" in done.stdout
+    assert out.is_file()
+
+    done = subprocess.run([sys.executable, "-m", "model_card.curves", f"{first}@30", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode != 0 and "step 30 was not evaluated (evaluated steps: 20, 40, 60)" in done.stderr
