@@ -107,14 +107,23 @@ def blur(image: Image.Image, rng: random.Random, radius_range: tuple[float, floa
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(*radius_range)))
 
 
-def swap_background(image: Image.Image, mask: Image.Image | None, rng: random.Random, photos: Sequence[Path]) -> Pair:
+BACKGROUND_JITTER = 0.3
+"""Brightness, contrast and saturation range of a swapped-in photograph's own jitter (``hue`` > 0)."""
+
+
+def swap_background(
+    image: Image.Image, mask: Image.Image | None, rng: random.Random, photos: Sequence[Path], hue: float = 0.0
+) -> Pair:
     """The background (mask 0) replaced by a random crop of one of ``photos``; the parts stay.
 
     A labeled set draws its characters over a few dozen backgrounds, so a model can learn that a
     warm texture is hair or foliage is clothes; behind the same parts, any picture must stay
-    background. The seam is feathered by a pixel (drawn art is anti-aliased, and a hard cut would
-    teach that a jagged edge is the character's outline). A grayscale picture (a sketch, a manga
-    page) gets the photograph in grayscale. Pixels labeled 255 (padding, mixed drawables) stay.
+    background. ``hue`` > 0 jitters the photograph on its own (:func:`color_jitter`, its hue
+    rotated by up to ``hue`` of a turn): a few dozen photographs then come in every color, a gray
+    rock as an orange cave. The seam is feathered by a pixel (drawn art is anti-aliased, and a
+    hard cut would teach that a jagged edge is the character's outline). A grayscale picture (a
+    sketch, a manga page) gets the photograph in grayscale. Pixels labeled 255 (padding, mixed
+    drawables) stay.
     """
     if mask is None or not photos:
         return image, mask
@@ -129,6 +138,8 @@ def swap_background(image: Image.Image, mask: Image.Image | None, rng: random.Ra
         w, h = min(photo.width, max(1, round(image.width * fit))), min(photo.height, max(1, round(image.height * fit)))
         x, y = rng.randint(0, photo.width - w), rng.randint(0, photo.height - h)
         crop = photo.resize(image.size, Image.BILINEAR, box=(x, y, x + w, y + h))
+    if hue > 0:  # no draw when off: runs without it keep their random sequence
+        crop = color_jitter(crop, rng, BACKGROUND_JITTER, hue)
     rgb = np.asarray(image)
     if np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True)).max() <= 2:
         crop = ImageOps.grayscale(crop).convert("RGB")
@@ -167,12 +178,13 @@ class Augment:
     blur_radius: tuple[float, float] = (0.3, 1.5)
     lineart_p: float = 0.1
     background_p: float = 0.0
+    background_hue: float = 0.0
     photos: tuple[Path, ...] = ()
 
     def __call__(self, image: Image.Image, mask: Image.Image | None, rng: random.Random) -> Pair:
         image, mask = random_scale_crop(image, mask, self.base_size, self.crop_size, self.scale_range, rng, self.aspect_range)
         if self.background_p and mask is not None and rng.random() < self.background_p:  # no draw when off
-            image, mask = swap_background(image, mask, rng, self.photos)
+            image, mask = swap_background(image, mask, rng, self.photos, self.background_hue)
         image, mask = hflip(image, mask, rng, self.hflip_p)
         if rng.random() < self.lineart_p:  # a sketch has no color left to jitter
             return to_lineart(image), mask

@@ -150,8 +150,10 @@ def training_data(config: dict, dataset_name: str, sources: str) -> str:
     if config.get("background_swap"):
         origin = ("Debian's wallpaper packages: " + PHOTO_TERMS
                   if config.get("background_photos") == "debian" else "a local folder of pictures")
+        recolored = (f", each with its hue rotated by up to {config['background_hue']:g} of a turn"
+                     if config.get("background_hue") else "")
         text += (f"\n\nTraining swapped the background of {100 * config['background_swap']:.0f}% of the labeled crops "
-                 f"for photographs and artwork from {origin}.")
+                 f"for photographs and artwork from {origin}{recolored}.")
     if "Live2D" in sources:
         text += ("\n\n**Weights.** The animeparse code is Apache-2.0; these weights were learned from the Live2D sample "
                  "data above, so its terms apply to them as well: they are not under the code's license alone.")

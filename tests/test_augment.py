@@ -174,6 +174,24 @@ def test_swap_background_changes_only_the_background(tmp_path):
     assert (~grown).sum() > 1000 and shrunk.sum() > 1000
 
 
+def test_swap_background_recolors_the_photo_only_when_asked(tmp_path):
+    """With a hue range the swapped-in photo changes color from picture to picture (a green
+    photo turns red or blue); the parts keep theirs; without it the photo stays as it is."""
+    image, mask = coded_pair((96, 80))
+    photos = photo_folder(tmp_path, color=(10, 200, 30))
+    background = np.asarray(mask) == 0
+    interior = np.asarray(Image.fromarray((np.asarray(mask) != 0).astype(np.uint8) * 255).filter(ImageFilter.MinFilter(5))) > 0
+    hues = set()
+    for seed in range(12):
+        out = swap_background(image, mask, random.Random(seed), photos, hue=0.5)[0]
+        rgb = np.asarray(out, np.int16)
+        assert np.abs(rgb - np.asarray(image, np.int16))[interior].max() <= 1
+        hues.add(int(np.argmax(np.median(rgb[background], axis=0))))  # the photo's dominant channel
+    assert hues == {0, 1, 2}
+    plain = np.asarray(swap_background(image, mask, random.Random(0), photos)[0], np.int16)
+    assert np.abs(plain[background] - np.array([10, 200, 30])).mean() < 4
+
+
 def test_swap_background_keeps_a_sketch_gray_and_leaves_pictures_without_background(tmp_path):
     image, mask = coded_pair((96, 80))
     gray = grayscale(image)

@@ -313,11 +313,13 @@ def test_background_swap_trains_and_is_named_in_the_cards(shapes_repo, tmp_path)
     out = tmp_path / "swapped"
     metrics = cotrain.main([
         "--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, "--max-steps", "4", "--cps-weight", "0",
-        "--background-swap", "1", "--background-photos", str(photos), "--eval-every", "0", "--save-every", "0",
+        "--background-swap", "1", "--background-photos", str(photos), "--background-hue", "0.5",
+        "--eval-every", "0", "--save-every", "0",
     ])
     assert metrics["config"]["background_swap"] == 1 and np.isfinite(scalars(out, "train/loss_sup")).all()
     card = (out / "model_a" / "README.md").read_text()
     assert "background swap probability" in card and "swapped the background of 100% of the labeled crops" in card
+    assert "hue rotated by up to 0.5 of a turn" in card
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SystemExit, match="no pictures"):
@@ -467,6 +469,7 @@ def test_unreachable_hub_init_is_a_clear_error(shapes_repo, tmp_path):
         (["--warmup-steps", "50", "--max-steps", "50"], "must be less than --max-steps"),
         (["--push-to-hub", "noslash"], "ORG/NAME"),
         (["--background-swap", "2"], "--background-swap is a probability"),
+        (["--background-hue", "0.7"], "--background-hue is a fraction of a turn from 0 to 0.5"),
         (["--background-swap", "0.5", "--background-photos", "/no/such/folder"], "not a folder (or 'debian')"),
     ],
 )

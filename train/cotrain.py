@@ -161,6 +161,9 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--background-photos", metavar="DIR|debian", default="debian",
                    help="pictures for --background-swap: a folder (any depth), or 'debian' for the Debian wallpaper "
                         "packages the Live2D builder uses (fetched once into the cache)")
+    g.add_argument("--background-hue", type=float, default=0.0, metavar="TURN",
+                   help="each swapped-in picture's own color jitter: hue rotated by up to TURN of a turn (0.5: any "
+                        "color), brightness, contrast and saturation by up to 30%% (0 = the picture as it is)")
     g.add_argument("--hflip-p", type=float, default=0.5, help="probability of a horizontal flip")
     g.add_argument("--jitter-p", type=float, default=0.8, help="probability of color jitter")
     g.add_argument("--grayscale-p", type=float, default=0.1, help="probability of grayscale")
@@ -221,6 +224,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--scale-range needs 0 < MIN <= MAX, got {args.scale_range}")
     if not 0 < args.aspect_range[0] <= args.aspect_range[1]:
         p.error(f"--aspect-range needs 0 < MIN <= MAX, got {args.aspect_range}")
+    if not 0 <= args.background_hue <= 0.5:
+        p.error(f"--background-hue is a fraction of a turn from 0 to 0.5, got {args.background_hue}")
     if args.background_swap and args.background_photos != "debian" and not Path(args.background_photos).is_dir():
         p.error(f"--background-photos {args.background_photos}: not a folder (or 'debian')")
     if args.crop_size % 4:
@@ -357,7 +362,7 @@ def make_loaders(args: argparse.Namespace, data: Data, processor) -> tuple[DataL
         base_size=args.eval_size, crop_size=args.crop_size, scale_range=tuple(args.scale_range),
         aspect_range=tuple(args.aspect_range), hflip_p=args.hflip_p,
         jitter_p=args.jitter_p, grayscale_p=args.grayscale_p, blur_p=args.blur_p, lineart_p=args.lineart_p,
-        background_p=args.background_swap, photos=background_photos(args),
+        background_p=args.background_swap, background_hue=args.background_hue, photos=background_photos(args),
     )
     loader_kwargs = dict(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
     labeled = data.labeled.select_columns(["image", "label"]).with_transform(
