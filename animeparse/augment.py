@@ -52,20 +52,22 @@ def random_scale_crop(
     rng: random.Random,
     aspect_range: tuple[float, float] = (1.0, 1.0),
 ) -> Pair:
-    """Resize to a ``base_size * s`` square (s drawn from ``scale_range``), pad, crop ``crop_size``.
+    """Resize the longer side to ``base_size * s`` (s drawn from ``scale_range``), pad, crop ``crop_size``.
 
-    The square base is the geometry the image processor gives at inference (it resizes every
-    image to ``base_size`` x ``base_size``), so training sees parts at the sizes inference does.
-    That squashes what is not square: a tall sprite comes out twice as wide as drawn. An
-    ``aspect_range`` other than (1, 1) stretches the width by a factor drawn log-uniformly from it
-    (and the height by its inverse), so the models learn parts at such proportions too.
+    That is the geometry of inference, which pads a picture to a square and resizes the square to
+    ``base_size`` (:func:`animeparse.images.pad_to_square`), so training sees parts at the sizes
+    and proportions inference does. An ``aspect_range`` other than (1, 1) stretches the width by
+    a factor drawn log-uniformly from it (and the height by its inverse), so the models also learn
+    parts at other proportions (``pipeline()`` squashes a picture that is not square).
     Padding is the mean color in the image and IGNORE_INDEX in the mask.
     """
     side = base_size * rng.uniform(*scale_range)
     stretch = 1.0
     if aspect_range != (1.0, 1.0):  # no draw when off: runs without it keep their random stream
         stretch = math.sqrt(math.exp(rng.uniform(math.log(aspect_range[0]), math.log(aspect_range[1]))))
-    width, height = max(1, round(side * stretch)), max(1, round(side / stretch))
+    longest = max(image.size)  # a square's ratios are exactly 1: the sizes of earlier runs
+    width = max(1, round(side * stretch * (image.width / longest)))
+    height = max(1, round(side / stretch * (image.height / longest)))
     image, mask = resize_pair(image, mask, (width, height))
     if width < crop_size or height < crop_size:
         padded = (max(width, crop_size), max(height, crop_size))

@@ -6,9 +6,12 @@ a 512-px model), so everything a viewer changes afterwards (16 or 13 classes, cl
 overlay opacity, the disagreement view) is computed from them without running a model again.
 A branch that was not needed yet (the ensemble after viewing only A, say) runs once, on demand.
 
+A picture that is not square is padded to a square first (:func:`animeparse.images.pad_to_square`,
+its edge pixels repeated), so its parts keep their proportions at the model's square input.
 :func:`class_scores` is the rule by which every label map is made, in the app, the batch command
-and training's metrics alike: logits upsampled bilinearly to the image size, then argmax. One
-branch in its own classes is exactly transformers' ``post_process_semantic_segmentation``. The
+and training's metrics alike: logits upsampled bilinearly to that square, the picture's window
+of it, then argmax. For a square picture, one branch in its own classes is exactly
+transformers' ``post_process_semantic_segmentation`` (``pipeline()`` squashes other pictures). The
 A+B ensemble and coarser schemas work on probabilities: the ensemble averages the branches'
 softmax, and a merged class (13-class "eyes" = eyes + eyebrows) gets the sum of its members'
 probabilities. :func:`label_tensor` applies the rule; for one branch in its own classes on the CPU
@@ -29,7 +32,7 @@ from PIL import Image
 from transformers import SegformerForSemanticSegmentation, SegformerImageProcessorPil
 
 from animeparse.branches import BRANCHES, ENSEMBLE, needed_branches
-from animeparse.images import ImageError, fit_within, load_rgb
+from animeparse.images import ImageError, fit_within, load_rgb, pad_to_square, square_window
 from animeparse.labels import IGNORE_INDEX, Schema, remap_table
 from animeparse.model import ModelLoadError
 from animeparse.onnx_backend import load_backend_model
@@ -74,10 +77,11 @@ def load_branches(models: Mapping[str, str], backend: str = "torch") -> dict[str
 
 @torch.inference_mode()
 def branch_logits(branch: Branch, image: Image.Image) -> torch.Tensor:
-    """One forward pass: (C, h, w) float32 logits at the model's output resolution."""
+    """One forward pass on the picture padded to a square: (C, h, w) float32 logits at the
+    model's output resolution."""
     model, processor = branch
     # The processor's numpy array, shared by the tensor: return_tensors="pt" copies it once more.
-    pixel_values = torch.from_numpy(processor(images=image, return_tensors="np")["pixel_values"])
+    pixel_values = torch.from_numpy(processor(images=pad_to_square(image), return_tensors="np")["pixel_values"])
     logits = model(pixel_values=pixel_values.to(model.device, model.dtype)).logits
     return logits[0].float().cpu()
 
@@ -97,9 +101,10 @@ def class_scores(logits: Sequence[torch.Tensor], size: tuple[int, int], schema: 
     """(classes of ``target``, H, W) scores whose argmax is the label map of the branches whose
     (C, h, w) ``logits`` are given, in the classes of ``target`` (``schema`` or one of its merges).
 
-    One branch in its own classes: its logits upsampled to ``size`` (their argmax is
-    transformers' post-processing). Otherwise probabilities: the branches' softmax averaged,
-    a merged class getting the sum of its members'.
+    One branch in its own classes: its logits upsampled to the padded square of ``size``, in the
+    picture's window (for a square picture, their argmax is transformers' post-processing).
+    Otherwise probabilities: the branches' softmax averaged, a merged class getting the sum of
+    its members'.
     """
     if len(logits) == 1 and target == schema:
         return _upsample(logits[0], size)
@@ -143,7 +148,8 @@ above the float32 rounding of the interpolation, below any difference that matte
 
 def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """(H, W) uint8 class ids of one branch in its own classes: the first-maximum argmax of its
-    (C, h, w) ``logits`` upsampled to ``size`` (:func:`class_scores`), without the (C, H, W) scores.
+    (C, h, w) ``logits`` upsampled to the padded square of ``size``, in the picture's window
+    (:func:`class_scores`), without the (C, H, W) scores.
 
     Why it is the same map: every upsampled score vector is a convex combination of the four logit
     vectors around it. A class that leads another by :data:`SAFE_MARGIN` at all four corners of a
@@ -152,18 +158,19 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     output pixels with it (most of a picture). The other blocks (boundaries) are interpolated as
     torch's CPU kernel does it (same weights, same roundings, so even exact ties go to the lower
     id), but only for the classes that no corner's leader beats at all four corners: two or three,
-    not all C. Outputs torch makes with another kernel (height + width <= 128) take the dense rule;
-    they are small anyway.
+    not all C. Squares torch upsamples with another kernel (side <= 64) take the dense rule; they
+    are small anyway.
     """
     height, width = size
-    if height + width <= 128:
+    if 2 * max(height, width) <= 128:
         return label_map(_upsample(logits, size)).cpu().numpy().astype(np.uint8)
     # numpy from here, on one thread: no parallel torch operation to schedule.
     grid = np.ascontiguousarray(logits.detach().float().cpu().numpy().transpose(1, 2, 0))  # (h, w, C)
     h, w, num_classes = grid.shape
     fused = _torch_fuses()
-    i0, h0, h1 = _source_pixels(h, height, fused)
-    j0, w0, w1 = _source_pixels(w, width, fused)
+    side, top, left = square_window(height, width)  # the picture's window of the padded square
+    i0, h0, h1 = (a[top : top + height] for a in _source_pixels(h, side, fused))
+    j0, w0, w1 = (a[left : left + width] for a in _source_pixels(w, side, fused))
     down, right = np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
 
     # Uniform cells: the same class leads by the margin at all four corners.
@@ -269,7 +276,11 @@ def _first_maximum(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def _upsample(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    return F.interpolate(logits.float()[None], size=size, mode="bilinear", align_corners=False)[0]
+    """(C, H, W) scores of a picture of ``size`` from the (C, h, w) logits of its padded square:
+    upsampled bilinearly to the square, the picture's window of it."""
+    side, top, left = square_window(*size)
+    square = F.interpolate(logits.float()[None], size=(side, side), mode="bilinear", align_corners=False)[0]
+    return square if side == size[0] == size[1] else square[:, top : top + size[0], left : left + size[1]]
 
 
 # ---------------------------------------------------------------- predictions

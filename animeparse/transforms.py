@@ -3,7 +3,8 @@
 Rows come from an animeparse Datasets repo (``image``, ``label`` as a mode-L or palette PNG of
 class ids, metadata such as ``difficulty``). Images pass through :func:`animeparse.images.load_rgb`
 (size limits, transparency, EXIF) and are normalised by the same ``SegformerImageProcessor``
-that is saved beside the models, so training, evaluation and ``pipeline(...)`` agree.
+that is saved beside the models, so training, evaluation and ``pipeline(...)`` agree (on square
+pictures; evaluation pads others to a square, as the app does).
 Labels are checked against the dataset's schema and remapped to the schema being trained.
 """
 
@@ -19,7 +20,7 @@ from PIL import Image
 from transformers import SegformerImageProcessorPil
 
 from animeparse.augment import Augment
-from animeparse.images import load_rgb
+from animeparse.images import load_rgb, pad_to_square
 from animeparse.labels import IGNORE_INDEX, remap
 
 
@@ -74,8 +75,9 @@ class TrainTransform:
 
 @dataclass(frozen=True)
 class EvalTransform:
-    """Whole images resized by the processor (as ``pipeline`` does), labels at their own size,
-    and each row's group index (e.g. difficulty) for per-group metrics."""
+    """Whole images padded to a square and resized by the processor, as the app and the batch
+    command see them (:func:`animeparse.inference.branch_logits`), labels at their own size, and
+    each row's group index (e.g. difficulty) for per-group metrics."""
 
     processor: SegformerImageProcessorPil
     table: np.ndarray
@@ -91,7 +93,7 @@ class EvalTransform:
         ]
         groups = batch[self.group_column] if self.group_column else [None] * len(images)
         return {
-            "pixel_values": list(self.processor(images=images, return_tensors="pt")["pixel_values"]),
+            "pixel_values": list(self.processor(images=[pad_to_square(i) for i in images], return_tensors="pt")["pixel_values"]),
             "labels": labels,
             "group": [self.group_names.index(g) if g in self.group_names else -1 for g in groups],
         }

@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 NODE_BENCH = """
 import { readFileSync } from "node:fs";
-import { labelMap, resizeAxis } from "%s";
+import { labelMap, resizeAxis, squareWindow } from "%s";
 
 // The page's label map before the shortcut: every class interpolated at every pixel.
 function denseLabelMap(data, [, C, h, w], height, width) {
-  const ys = resizeAxis(height, h), xs = resizeAxis(width, w);
+  const { side, top, left } = squareWindow(height, width);
+  const ys = resizeAxis(side, h, top, height), xs = resizeAxis(side, w, left, width);
   const labels = new Uint8Array(height * width);
   const best = new Float32Array(height * width).fill(-Infinity);
   for (let c = 0; c < C; c++) {

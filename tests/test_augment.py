@@ -82,6 +82,17 @@ def test_aspect_stretch_changes_proportions_and_keeps_alignment():
     assert ratios.min() > 0.45 and ratios.max() < 2.2
 
 
+def test_a_picture_that_is_not_square_keeps_its_proportions_as_at_inference():
+    """Inference pads a tall picture to a square before resizing it to the base size, so training
+    scales its longer side to the base: a 20x40 box stays twice as tall as wide, at the scale of
+    the padded square's resize."""
+    mask = Image.new("L", (20, 40), 1)
+    image = Image.fromarray(SCHEMA_16.colorize(np.asarray(mask)))
+    img, m = random_scale_crop(image, mask, base_size=80, crop_size=80, scale_range=(1.0, 1.0), rng=random.Random(0))
+    rows, cols = np.nonzero(np.asarray(m) == 1)
+    assert (np.ptp(rows) + 1, np.ptp(cols) + 1) == (80, 40)
+
+
 def test_aspect_range_one_draws_nothing_so_older_runs_keep_their_random_stream():
     image, mask = coded_pair()
     crop = lambda **kw: random_scale_crop(image, mask, base_size=48, crop_size=32, scale_range=(0.7, 2.0),
@@ -205,7 +216,7 @@ def test_swap_background_keeps_a_sketch_gray_and_leaves_pictures_without_backgro
 
 
 def test_augment_swaps_backgrounds_only_when_asked(tmp_path):
-    image, mask = coded_pair((96, 80))
+    image, mask = coded_pair((96, 96))
     photos = photo_folder(tmp_path, color=(0, 255, 0))
     plain = dict(base_size=96, crop_size=96, scale_range=(1.0, 1.0), hflip_p=0, jitter_p=0, grayscale_p=0, blur_p=0, lineart_p=0)
     kept, _ = Augment(**plain)(image, mask, random.Random(0))

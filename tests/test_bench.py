@@ -82,19 +82,31 @@ def test_real_check(tiny_branch_dirs, tmp_path):
     assert "foreground IoU" in out and (tmp_path / "out" / "overview.png").is_file()
 
 
-def test_real_benchmark(tiny_branch_dirs, tmp_path):
-    """A held-out split of the one Live2D model the tests install, scored with the tiny pair."""
+@pytest.fixture(scope="module")
+def heldout_repo(tmp_path_factory) -> Path:
+    """A held-out split of the one Live2D model the tests install."""
     from animeparse.live2d.characters import install
     from hf_dataset.build import main as build
 
     install(["epsilon2_1"])
-    repo = tmp_path / "live2d"
+    repo = tmp_path_factory.mktemp("live2d") / "repo"
     assert build(["live2d", "--out", str(repo), "--num-test", "2", "--size", "64", "--workers", "1",
                   "--heldout-models", "epsilon2_1", "--train-models", "koharu"]) == 0
-    out = run("real_benchmark.py", "--dataset", str(repo), "--renpy", str(renpy_tree(tmp_path / "renpy")), "--out", str(tmp_path / "out"),
+    return repo
+
+
+def test_real_benchmark(tiny_branch_dirs, heldout_repo, tmp_path):
+    """The held-out split scored with the tiny pair."""
+    out = run("real_benchmark.py", "--dataset", str(heldout_repo), "--renpy", str(renpy_tree(tmp_path / "renpy")), "--out", str(tmp_path / "out"),
               "--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"]))
     assert "real parts, 16-class mIoU" in out and "classes in truth" in out and "Ren'Py foreground, busy" in out
     assert (tmp_path / "out" / "metrics.json").is_file() and (tmp_path / "out" / "overview.png").is_file()
+
+
+def test_aspect_check(tiny_branch_dirs, heldout_repo, tmp_path):
+    out = run("aspect_check.py", "--renpy", str(renpy_tree(tmp_path / "renpy")), "--dataset", str(heldout_repo),
+              "--pairs", "1", "--backgrounds", "1", "--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"]))
+    assert "edge padding" in out and "wide pictures" in out
 
 
 def test_real_benchmark_reports_classes_absent_from_the_truth():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animeparse.images import MAX_PIXELS, ImageError, fit_within, load_rgb
+from animeparse.images import MAX_PIXELS, ImageError, fit_within, load_rgb, pad_to_square, square_window
 
 
 def pixels(img: Image.Image) -> np.ndarray:
@@ -129,3 +129,17 @@ def test_tiny_images_are_refused(tmp_path):
 def test_fit_within_only_shrinks():
     assert fit_within(Image.new("RGB", (400, 200)), 100).size == (100, 50)
     assert fit_within(Image.new("RGB", (40, 20)), 100).size == (40, 20)
+
+
+@pytest.mark.parametrize("size", [(30, 70), (70, 30), (31, 70), (40, 40)])  # (width, height)
+def test_pad_to_square_centers_the_picture_and_repeats_its_edges(size):
+    width, height = size
+    rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    square = np.asarray(pad_to_square(Image.fromarray(rgb)))
+    side, top, left = square_window(height, width)
+    assert square.shape == (side, side, 3) and side == max(size)
+    np.testing.assert_array_equal(square[top : top + height, left : left + width], rgb)
+    # the margins continue the nearest edge pixel of the picture
+    rows = np.clip(np.arange(side) - top, 0, height - 1)
+    cols = np.clip(np.arange(side) - left, 0, width - 1)
+    np.testing.assert_array_equal(square, rgb[rows][:, cols])

@@ -19,6 +19,7 @@ from PIL import Image
 from animeparse.labels import IGNORE_COLOR, MERGE_16_TO_13, SCHEMA_13, SCHEMA_16, remap
 from animeparse.model import ModelLoadError, make_processor, save_model
 from animeparse.branches import ENSEMBLE
+from animeparse.images import pad_to_square
 from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
 from animeparse.inference import Prediction, class_scores, label_map, label_tensor, load_branches, predict, upsampled_argmax
 from animeparse.outputs import export, layers_zip
@@ -42,23 +43,27 @@ def transformers_logits(branch, image: Image.Image) -> torch.Tensor:
 
 
 def test_branch_label_map_is_transformers_post_processing(branches):
-    image = random_image(70, 90)
-    labels = predict(branches, image, "A").labels("A", SCHEMA_16)
-
+    """A square picture's map is transformers' own post-processing; any other picture's is that of
+    its padded square (edge pixels repeated), in the picture's window."""
     model, processor = branches["A"]
-    with torch.inference_mode():
-        outputs = model(**processor(images=image, return_tensors="pt"))
-    expected = processor.post_process_semantic_segmentation(outputs, target_sizes=[(70, 90)])[0].numpy()
-    assert labels.dtype == np.uint8 and labels.shape == (70, 90)
-    np.testing.assert_array_equal(labels, expected)
-    assert len(np.unique(labels)) > 1  # a real map, not a constant
+    for size, window in [((80, 80), (slice(0, 80), slice(0, 80))), ((70, 90), (slice(10, 80), slice(0, 90)))]:
+        image = random_image(*size)
+        labels = predict(branches, image, "A").labels("A", SCHEMA_16)
+        square = pad_to_square(image)
+        with torch.inference_mode():
+            outputs = model(**processor(images=square, return_tensors="pt"))
+        expected = processor.post_process_semantic_segmentation(outputs, target_sizes=[square.size[::-1]])[0].numpy()
+        assert labels.dtype == np.uint8 and labels.shape == size
+        np.testing.assert_array_equal(labels, expected[window])
+        assert len(np.unique(labels)) > 1  # a real map, not a constant
 
 
 def test_ensemble_is_argmax_of_averaged_probabilities(branches):
     image = random_image(48, 40, seed=1)
     prediction = predict(branches, image, ENSEMBLE)
-    probs = [
-        F.interpolate(transformers_logits(branches[name], image), size=(48, 40), mode="bilinear", align_corners=False)[0].softmax(0)
+    probs = [  # the padded 48 x 48 square's scores, the picture's 48 x 40 window of them
+        F.interpolate(transformers_logits(branches[name], pad_to_square(image)), size=(48, 48), mode="bilinear",
+                      align_corners=False)[0, :, :, 4:44].softmax(0)
         for name in ("A", "B")
     ]
     expected = ((probs[0] + probs[1]) / 2).argmax(0).numpy()
@@ -78,14 +83,16 @@ def test_ensemble_of_one_model_twice_is_that_model(tiny_branch_dirs):
 @pytest.mark.parametrize("use", ["A", "B", ENSEMBLE])
 @pytest.mark.parametrize("schema", [SCHEMA_16, SCHEMA_13], ids=["16", "13"])
 def test_label_maps_are_the_argmax_of_the_upsampled_scores(size, use, schema):
-    """Prediction.labels is exactly the rule written out: logits upsampled with F.interpolate,
-    softmax averaged / merged where needed, first maximum, as uint8. Logits rounded to a coarse grid
+    """Prediction.labels is exactly the rule written out: logits upsampled with F.interpolate to
+    the padded square, the picture's window of it, softmax averaged / merged where needed, first maximum, as uint8. Logits rounded to a coarse grid
     make exact ties, which must go to the lower class id."""
     gen = torch.Generator().manual_seed(3)
     logits = {b: (torch.randn(16, 64, 64, generator=gen) * 4).round() for b in ("A", "B")}
     prediction = Prediction(np.zeros((*size, 3), np.uint8), SCHEMA_16, logits=dict(logits))
 
-    up = {b: F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0] for b, x in logits.items()}
+    side, top, left = max(size), (max(size) - size[0]) // 2, (max(size) - size[1]) // 2  # the padded square
+    up = {b: F.interpolate(x[None], size=(side, side), mode="bilinear", align_corners=False)[0, :, top : top + size[0], left : left + size[1]]
+          for b, x in logits.items()}
     members = ["A", "B"] if use == ENSEMBLE else [use]
     if len(members) == 1 and schema is SCHEMA_16:
         scores = up[use]

@@ -154,7 +154,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="random scale of the eval-size image before cropping")
     g.add_argument("--aspect-range", type=float, nargs=2, default=(1.0, 1.0), metavar=("MIN", "MAX"),
                    help="random width:height stretch before cropping, log-uniform (e.g. 0.5 2: the squash a tall or "
-                        "wide picture gets at inference); 1 1 = off")
+                        "wide picture gets from pipeline(); the app pads it to a square); 1 1 = off")
     g.add_argument("--background-swap", type=float, default=0.0, metavar="P",
                    help="probability that a labeled crop's background (class 0) is replaced by a crop of one of "
                         "--background-photos (0 = off)")

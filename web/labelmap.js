@@ -5,16 +5,24 @@
 // be trusted without interpolating: far above float rounding, below any difference that matters.
 const SAFE_MARGIN = 1e-4;
 
-// For each output index of a bilinear resize from inSize to outSize (align_corners=False): its two
-// source indices (the second clamped to the last) and the second one's weight.
-export function resizeAxis(outSize, inSize) {
+// Where a height x width picture sits, centered, on the square it is padded to before the model
+// sees it (animeparse.images.square_window).
+export function squareWindow(height, width) {
+  const side = Math.max(height, width);
+  return { side, top: Math.floor((side - height) / 2), left: Math.floor((side - width) / 2) };
+}
+
+// For the output indices first .. first + count - 1 of a bilinear resize from inSize to outSize
+// (align_corners=False): their two source indices (the second clamped to the last) and the second
+// one's weight.
+export function resizeAxis(outSize, inSize, first = 0, count = outSize) {
   const scale = inSize / outSize;
-  const i0 = new Int32Array(outSize), i1 = new Int32Array(outSize), f = new Float32Array(outSize);
-  for (let o = 0; o < outSize; o++) {
-    const src = Math.max((o + 0.5) * scale - 0.5, 0);
-    i0[o] = Math.floor(src);
-    i1[o] = Math.min(i0[o] + 1, inSize - 1);
-    f[o] = src - i0[o];
+  const i0 = new Int32Array(count), i1 = new Int32Array(count), f = new Float32Array(count);
+  for (let k = 0; k < count; k++) {
+    const src = Math.max((first + k + 0.5) * scale - 0.5, 0);
+    i0[k] = Math.floor(src);
+    i1[k] = Math.min(i0[k] + 1, inSize - 1);
+    f[k] = src - i0[k];
   }
   return { i0, i1, f };
 }
@@ -33,15 +41,17 @@ function leaders(data, C, n) {
   return lead;
 }
 
-// argmax over classes of the logits upsampled bilinearly to (height, width), as PyTorch's
-// F.interpolate(..., mode="bilinear", align_corners=False): the Python label-map rule.
+// argmax over classes of the logits (of the picture padded to a square) upsampled bilinearly to
+// that square, as PyTorch's F.interpolate(..., mode="bilinear", align_corners=False), in the
+// picture's (height, width) window: the Python label-map rule.
 // Every upsampled score vector is a convex combination of the four logit vectors around it, so a
 // pixel whose four corners have the same class leading all others (by a margin far above float
 // rounding) takes that class without interpolating; only pixels near boundaries (about a third)
 // interpolate all classes.
 export function labelMap(data, dims, height, width) {
   const [, C, h, w] = dims;
-  const ys = resizeAxis(height, h), xs = resizeAxis(width, w);
+  const { side, top, left } = squareWindow(height, width);
+  const ys = resizeAxis(side, h, top, height), xs = resizeAxis(side, w, left, width);
   const lead = leaders(data, C, h * w);
   const labels = new Uint8Array(height * width);
   for (let y = 0; y < height; y++) {

@@ -1,11 +1,13 @@
 // animeparse in the browser: transformers.js loads the model's onnx/ export and ONNX Runtime Web
 // runs it; the picture is preprocessed and the label map made by the same rules as in Python
 // (animeparse.inference), so both give the same parts:
-//   1. resize to the processor's size with PIL's bilinear filter (8-bit fixed point, as Pillow),
-//   2. rescale and normalise with the processor's mean and std,
-//   3. logits upsampled bilinearly to the picture's size (align_corners=False, as PyTorch), argmax.
+//   1. pad to a square, repeating the edge pixels (animeparse.images.pad_to_square),
+//   2. resize to the processor's size with PIL's bilinear filter (8-bit fixed point, as Pillow),
+//   3. rescale and normalise with the processor's mean and std,
+//   4. logits upsampled bilinearly to the square (align_corners=False, as PyTorch), the picture's
+//      window of it, argmax.
 import { AutoModel, Tensor, env } from "@huggingface/transformers";
-import { labelMap } from "./labelmap.js";
+import { labelMap, squareWindow } from "./labelmap.js";
 
 const params = new URLSearchParams(location.search);
 const MODEL = params.get("model") ?? "animeparse-b0/model_a"; // under ../models/
@@ -101,10 +103,29 @@ function pilResize(rgb, width, height, outW, outH) {
   return data;
 }
 
+// The picture centered on a square, its edge pixels repeated outward.
+function padToSquare(rgb, width, height) {
+  const { side, top, left } = squareWindow(height, width);
+  if (side === width && side === height) return rgb;
+  const out = new Uint8Array(side * side * 3);
+  for (let y = 0; y < side; y++) {
+    const sy = Math.min(Math.max(y - top, 0), height - 1);
+    for (let x = 0; x < side; x++) {
+      const s = (sy * width + Math.min(Math.max(x - left, 0), width - 1)) * 3, d = (y * side + x) * 3;
+      out[d] = rgb[s];
+      out[d + 1] = rgb[s + 1];
+      out[d + 2] = rgb[s + 2];
+    }
+  }
+  return out;
+}
+
 function pixelValues(rgb, width, height, processor) {
+  const { side } = squareWindow(height, width);
+  const square = padToSquare(rgb, width, height);
   const outH = processor.size.height, outW = processor.size.width;
-  const resized = processor.do_resize === false ? rgb : pilResize(rgb, width, height, outW, outH);
-  const [h, w] = processor.do_resize === false ? [height, width] : [outH, outW];
+  const resized = processor.do_resize === false ? square : pilResize(square, side, side, outW, outH);
+  const [h, w] = processor.do_resize === false ? [side, side] : [outH, outW];
   const scale = processor.do_rescale === false ? 1 : processor.rescale_factor ?? 1 / 255;
   const mean = processor.do_normalize === false ? [0, 0, 0] : processor.image_mean;
   const std = processor.do_normalize === false ? [1, 1, 1] : processor.image_std;
