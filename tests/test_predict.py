@@ -421,3 +421,32 @@ def test_layers_zip_leaves_out_classes_of_a_few_pixels():
         assert sorted(zf.namelist()) == ["00_background.png", "01_hair.png", "09_top.png"]
     with zipfile.ZipFile(io.BytesIO(layers_zip(image, labels, SCHEMA_16, min_share=0))) as zf:
         assert "03_eyes.png" in zf.namelist()
+
+
+def test_training_evaluation_scores_the_maps_predict_makes_of_pictures_that_are_not_square(tiny_branch_dirs):
+    """Training's metrics and the app share one rule, padding included: the confusion matrices of
+    ``evaluate`` on a tall and a wide picture are those of ``predict``'s label maps."""
+    import datasets
+    from accelerate import Accelerator
+
+    from animeparse.branches import USES
+    from animeparse.evaluation import eval_loader, evaluate
+    from animeparse.labels import remap_table
+    from animeparse.metrics import confusion_matrix
+
+    branches = load_branches({name: str(path) for name, path in tiny_branch_dirs.items()})
+    images = [random_image(72, 40, seed=5), random_image(30, 64, seed=6)]
+    labels = [np.random.default_rng(i).integers(0, 16, (im.height, im.width)).astype(np.uint8) for i, im in enumerate(images)]
+    expected = []
+    for image, label in zip(images, labels):  # before evaluate, which leaves the models in training mode
+        prediction = predict(branches, image, ENSEMBLE)
+        expected.append([confusion_matrix(torch.from_numpy(prediction.labels(use, SCHEMA_16).astype(np.int64)),
+                                          torch.from_numpy(label.astype(np.int64)), 16) for use in USES])
+    rows = datasets.Dataset.from_dict({"image": images, "label": [Image.fromarray(x) for x in labels]})
+    rows = rows.cast_column("image", datasets.Image()).cast_column("label", datasets.Image())
+    (model_a, processor), (model_b, _) = branches["A"], branches["B"]
+    loader, _ = eval_loader(rows, processor, remap_table(SCHEMA_16, SCHEMA_16), 16, batch_size=2)
+    cms, _ = evaluate(Accelerator(cpu=True), model_a, model_b, loader, SCHEMA_16)
+    for i, per_use in enumerate(expected):
+        for u, cm in enumerate(per_use):
+            assert torch.equal(cms[SCHEMA_16.name][i, u], cm), (i, USES[u])
