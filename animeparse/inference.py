@@ -162,13 +162,13 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     are small anyway.
     """
     height, width = size
-    if 2 * max(height, width) <= 128:
+    side, top, left = square_window(height, width)  # the picture's window of the padded square
+    if side + side <= 128:
         return label_map(_upsample(logits, size)).cpu().numpy().astype(np.uint8)
     # numpy from here, on one thread: no parallel torch operation to schedule.
     grid = np.ascontiguousarray(logits.detach().float().cpu().numpy().transpose(1, 2, 0))  # (h, w, C)
     h, w, num_classes = grid.shape
     fused = _torch_fuses()
-    side, top, left = square_window(height, width)  # the picture's window of the padded square
     i0, h0, h1 = (a[top : top + height] for a in _source_pixels(h, side, fused))
     j0, w0, w1 = (a[left : left + width] for a in _source_pixels(w, side, fused))
     down, right = np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
@@ -280,7 +280,7 @@ def _upsample(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     upsampled bilinearly to the square, the picture's window of it."""
     side, top, left = square_window(*size)
     square = F.interpolate(logits.float()[None], size=(side, side), mode="bilinear", align_corners=False)[0]
-    return square if side == size[0] == size[1] else square[:, top : top + size[0], left : left + size[1]]
+    return square[:, top : top + size[0], left : left + size[1]]
 
 
 # ---------------------------------------------------------------- predictions

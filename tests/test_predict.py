@@ -84,8 +84,9 @@ def test_ensemble_of_one_model_twice_is_that_model(tiny_branch_dirs):
 @pytest.mark.parametrize("schema", [SCHEMA_16, SCHEMA_13], ids=["16", "13"])
 def test_label_maps_are_the_argmax_of_the_upsampled_scores(size, use, schema):
     """Prediction.labels is exactly the rule written out: logits upsampled with F.interpolate to
-    the padded square, the picture's window of it, softmax averaged / merged where needed, first maximum, as uint8. Logits rounded to a coarse grid
-    make exact ties, which must go to the lower class id."""
+    the padded square, the picture's window of it, softmax averaged / merged where needed, first
+    maximum, as uint8. Logits rounded to a coarse grid make exact ties, which must go to the lower
+    class id."""
     gen = torch.Generator().manual_seed(3)
     logits = {b: (torch.randn(16, 64, 64, generator=gen) * 4).round() for b in ("A", "B")}
     prediction = Prediction(np.zeros((*size, 3), np.uint8), SCHEMA_16, logits=dict(logits))
