@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# One training stage on a GPU machine within a fixed time: render the training data, then train
+# the supervised pair and its CPS twin side by side (same init, data, settings and steps; the
+# twin only adds --cps-weight on unlabeled pictures), as many steps as the time allows.
+#
+#   ANIMEPARSE_LIVE2D_CACHE=CACHE train/gpu_stage.sh OUT SECONDS [INIT]
+#
+# CACHE holds the Live2D packages and the photographs (`python -m animeparse.live2d.characters
+# install` and `animeparse.live2d.backgrounds.fetch` there beforehand: such a machine may have no
+# network). OUT receives the four weight files (sup_a, sup_b, cps_a, cps_b .safetensors; fp32,
+# the rest of each model folder is INIT's), runs.tgz (each run's metrics.json, model cards and
+# TensorBoard logs) and log.txt. INIT defaults to the committed pair. A CPU works too (tests use
+# tiny counts: NUM_TRAIN, NUM_UNLABELED, NUM_SYNTH, NUM_VALIDATION, EVAL_SIZE, CROP_SIZE).
+set -euo pipefail
+OUT=$(realpath "$1"); BUDGET=$2; INIT=${3:-models/animeparse-b0}
+: "${ANIMEPARSE_LIVE2D_CACHE:?set it to the folder of installed Live2D packages and photographs}"
+NUM_TRAIN=${NUM_TRAIN:-3000} NUM_UNLABELED=${NUM_UNLABELED:-3000} NUM_SYNTH=${NUM_SYNTH:-3000}
+NUM_VALIDATION=${NUM_VALIDATION:-100} EVAL_SIZE=${EVAL_SIZE:-384} CROP_SIZE=${CROP_SIZE:-256}
+WORK=${WORK:-/tmp/animeparse-stage}
+CORES=$(nproc)
+mkdir -p "$OUT" "$WORK"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+say() { echo "[$(date +%T) +${SECONDS}s] $*"; }
+
+# The data of the committed stages: live2d_parts (README, "How it was made") was built with the
+# ukui and mate wallpapers only, so the same seeds give the same pictures with those two.
+PHOTOS="$WORK/photos-build"
+mkdir -p "$PHOTOS"
+cp -r "$ANIMEPARSE_LIVE2D_CACHE/photos/ukui-wallpapers" "$ANIMEPARSE_LIVE2D_CACHE/photos/mate-backgrounds" "$PHOTOS/"
+DATA="$WORK/live2d_parts"
+say "rendering on $CORES cores"
+python hf_dataset/build.py live2d --out "$DATA" --num-train "$NUM_TRAIN" --num-unlabeled "$NUM_UNLABELED" \
+  --num-validation "$NUM_VALIDATION" --seed 0 --size 512 --photos "$PHOTOS" --workers "$CORES"
+python hf_dataset/build.py synth --out "$DATA" --add --append --num-train "$NUM_SYNTH" --seed 0 --workers "$CORES"
+say "data ready"
+
+# The committed default's recipe (README: sup-hue), continued from INIT; CPS as in cps-mix.
+RECIPE=(--dataset "$DATA" --init "$INIT/model_a" --init-b "$INIT/model_b" --lr 1e-4 --warmup-steps 20
+  --batch-size 8 --unlabeled-batch-size 8 --eval-size "$EVAL_SIZE" --crop-size "$CROP_SIZE" --scale-range 0.75 1.5
+  --ema-decay 0.99 --background-swap 0.5 --class-weight-power 0.25 --background-hue 0.5 --eval-batch-size 16
+  --test-split '' --cps-rampup-steps 200 --cps-threshold 0.7)
+WORKERS_SUP=$(( CORES * 3 / 8 > 0 ? CORES * 3 / 8 : 1 )); WORKERS_CPS=$(( CORES * 3 / 8 > 0 ? CORES * 3 / 8 : 1 ))
+export OMP_NUM_THREADS=2
+train() {  # NAME CPS_WEIGHT CPS_WARMUP WORKERS [more options]
+  local name=$1 weight=$2 warmup=$3 workers=$4; shift 4
+  python train/cotrain.py "${RECIPE[@]}" --cps-weight "$weight" --cps-warmup-steps "$warmup" \
+    --num-workers "$workers" --output-dir "$WORK/$name" --overwrite "$@" > "$WORK/$name.log" 2>&1
+}
+elapsed() {  # seconds of training steps in a run's progress bar (tqdm: "cotrain: ... N/N [MM:SS<")
+  python -c "import re,sys; m=re.findall(r'cotrain: [^\r\n]*?(\d+)/\d+ \[(\d+):(\d+)<', open(sys.argv[1]).read()); n,a,b=m[-1]; print(int(a)*60+int(b), n)" "$1"
+}
+
+# Step time of both runs side by side, CPS on from the first step, with startup and one evaluation.
+PROBE=${PROBE:-40}
+say "probe: $PROBE steps of each side by side"
+start=$SECONDS
+train probe-sup 0 0 "$WORKERS_SUP" --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p1=$!
+train probe-cps 1.5 0 "$WORKERS_CPS" --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p2=$!
+wait $p1 && wait $p2 || { tail -n 30 "$WORK"/probe-*.log; exit 1; }  # (a bare wait would wait for tee too)
+probe_wall=$(( SECONDS - start ))
+read -r cps_steps_s _ < <(elapsed "$WORK/probe-cps.log")
+overhead=$(( probe_wall - cps_steps_s ))
+# startup and evaluations (5 in the run, EMA and trained weights, and the export's): about three times the probe's
+# startup and one evaluation; then 30 s to pack.
+left=$(( BUDGET - SECONDS - 30 - overhead * 3 ))
+STEPS=$(python -c "print(max(${MIN_STEPS:-100}, min(8000, int($left * $PROBE / max($cps_steps_s, 1)) // 100 * 100)))")
+EVERY=$(( STEPS / 5 ))
+say "probe: $PROBE CPS steps in ${cps_steps_s}s beside the supervised run, ${overhead}s startup and evaluation; training $STEPS steps, evaluating every $EVERY"
+rm -rf "$WORK/probe-sup" "$WORK/probe-cps"
+
+train sup 0 100 "$WORKERS_SUP" --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p1=$!
+train cps 1.5 100 "$WORKERS_CPS" --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p2=$!
+wait $p1 || say "sup failed"; wait $p2 || say "cps failed"
+for name in sup cps; do
+  grep -ho "step [0-9]*: validation mean IoU [^\r]*" "$WORK/$name.log" | sed "s/^/$name /" || true
+  tail -c 2000 "$WORK/$name.log" | tr '\r' '\n' | tail -3
+done
+say "packing"
+for name in sup cps; do
+  for b in a b; do
+    if [ -f "$WORK/$name/model_$b/model.safetensors" ]; then cp "$WORK/$name/model_$b/model.safetensors" "$OUT/${name}_$b.safetensors"; fi
+  done
+done
+(cd "$WORK" && tar czf "$OUT/runs.tgz" --exclude='*.safetensors' --exclude=checkpoints sup cps sup.log cps.log probe-sup.log probe-cps.log)
+say "done"
