@@ -7,10 +7,13 @@
 #
 # CACHE holds the Live2D packages and the photographs (`python -m animeparse.live2d.characters
 # install` and `animeparse.live2d.backgrounds.fetch` there beforehand: such a machine may have no
-# network). OUT receives the four weight files (sup_a, sup_b, cps_a, cps_b .safetensors; fp32,
-# the rest of each model folder is INIT's), runs.tgz (each run's metrics.json, model cards and
-# TensorBoard logs) and log.txt. INIT defaults to the committed pair. A CPU works too (tests use
-# tiny counts: NUM_TRAIN, NUM_UNLABELED, NUM_SYNTH, NUM_VALIDATION, EVAL_SIZE, CROP_SIZE).
+# network). OUT receives the four weight files (sup_a, sup_b, cps_a, cps_b .safetensors, fp32),
+# runs.tgz (the rest of each run: metrics.json, model folders without weights, TensorBoard
+# logs) and log.txt. INIT defaults to the committed pair. A CPU works too (tried with
+# tiny counts: NUM_TRAIN, NUM_UNLABELED, NUM_SYNTH, NUM_VALIDATION, EVAL_SIZE, CROP_SIZE, PROBE,
+# MIN_STEPS). Back home, the runs as train/cotrain.py leaves them (without checkpoints):
+#   tar xzf OUT/runs.tgz -C RUNS; for r in sup cps; do for b in a b; do
+#     cp OUT/${r}_$b.safetensors RUNS/$r/model_$b/model.safetensors; done; done
 set -euo pipefail
 OUT=$(realpath "$1"); BUDGET=$2; INIT=${3:-models/animeparse-b0}
 : "${ANIMEPARSE_LIVE2D_CACHE:?set it to the folder of installed Live2D packages and photographs}"
