@@ -42,12 +42,13 @@ RECIPE=(--dataset "$DATA" --init "$INIT/model_a" --init-b "$INIT/model_b" --lr 1
   --batch-size 8 --unlabeled-batch-size 8 --eval-size "$EVAL_SIZE" --crop-size "$CROP_SIZE" --scale-range 0.75 1.5
   --ema-decay 0.99 --background-swap 0.5 --class-weight-power 0.25 --background-hue 0.5 --eval-batch-size 16
   --test-split '' --cps-rampup-steps 200 --cps-threshold 0.7)
-WORKERS_SUP=$(( CORES * 3 / 8 > 0 ? CORES * 3 / 8 : 1 )); WORKERS_CPS=$(( CORES * 3 / 8 > 0 ? CORES * 3 / 8 : 1 ))
+# data loader processes per loader, 3/8 of the cores: the supervised run has one loader, the CPS run two
+WORKERS=$(( CORES * 3 / 8 > 0 ? CORES * 3 / 8 : 1 ))
 export OMP_NUM_THREADS=2
-train() {  # NAME CPS_WEIGHT CPS_WARMUP WORKERS [more options]
-  local name=$1 weight=$2 warmup=$3 workers=$4; shift 4
+train() {  # NAME CPS_WEIGHT CPS_WARMUP [more options]
+  local name=$1 weight=$2 warmup=$3; shift 3
   python train/cotrain.py "${RECIPE[@]}" --cps-weight "$weight" --cps-warmup-steps "$warmup" \
-    --num-workers "$workers" --output-dir "$WORK/$name" --overwrite "$@" > "$WORK/$name.log" 2>&1
+    --num-workers "$WORKERS" --output-dir "$WORK/$name" --overwrite "$@" > "$WORK/$name.log" 2>&1
 }
 elapsed() {  # seconds of training steps in a run's progress bar (tqdm: "cotrain: ... N/N [MM:SS<")
   python -c "import re,sys; m=re.findall(r'cotrain: [^\r\n]*?(\d+)/\d+ \[(\d+):(\d+)<', open(sys.argv[1]).read()); n,a,b=m[-1]; print(int(a)*60+int(b), n)" "$1"
@@ -57,8 +58,8 @@ elapsed() {  # seconds of training steps in a run's progress bar (tqdm: "cotrain
 PROBE=${PROBE:-40}
 say "probe: $PROBE steps of each side by side"
 start=$SECONDS
-train probe-sup 0 0 "$WORKERS_SUP" --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p1=$!
-train probe-cps 1.5 0 "$WORKERS_CPS" --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p2=$!
+train probe-sup 0 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p1=$!
+train probe-cps 1.5 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p2=$!
 wait $p1 && wait $p2 || { tail -n 30 "$WORK"/probe-*.log; exit 1; }  # (a bare wait would wait for tee too)
 probe_wall=$(( SECONDS - start ))
 read -r cps_steps_s _ < <(elapsed "$WORK/probe-cps.log")
@@ -71,8 +72,8 @@ EVERY=$(( STEPS / 5 ))
 say "probe: $PROBE CPS steps in ${cps_steps_s}s beside the supervised run, ${overhead}s startup and evaluation; training $STEPS steps, evaluating every $EVERY"
 rm -rf "$WORK/probe-sup" "$WORK/probe-cps"
 
-train sup 0 100 "$WORKERS_SUP" --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p1=$!
-train cps 1.5 100 "$WORKERS_CPS" --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p2=$!
+train sup 0 100 --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p1=$!
+train cps 1.5 100 --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p2=$!
 wait $p1 || say "sup failed"; wait $p2 || say "cps failed"
 for name in sup cps; do
   grep -ho "step [0-9]*: validation mean IoU [^\r]*" "$WORK/$name.log" | sed "s/^/$name /" || true
