@@ -2,6 +2,7 @@
 
     python -m model_card.curves runs/cps-mix runs/sup-mix --out docs/results/curves.png
     python -m model_card.curves runs/sup-mix@2000 runs/sup-hr --chain --out docs/results/lineage.png
+    python -m model_card.curves runs/sup,runs/sup2 runs/cps,runs/cps2 --hardware GPU --out docs/results/twins.png
 
 A run stopped and resumed (``--resume``) writes one event file per session; the hours count the
 time inside each session only, so a night between two sessions does not show as training time.
@@ -93,7 +94,15 @@ def chain(curves: list[Curve]) -> list[Curve]:
     return chained
 
 
-def plot(curves: list[Curve], out: Path, metric: str = METRIC) -> None:
+def lineage(text: str, metric: str = METRIC) -> Curve:
+    """``RUN[@STEP]``, or consecutive stages ``RUN[@STEP],RUN[@STEP],...`` drawn as one line."""
+    stages = chain([cut(read_curve(path, metric), step) for path, step in map(run_argument, text.split(","))])
+    if len(stages) == 1:
+        return stages[0]
+    return Curve(" + ".join(c.name for c in stages), [point for c in stages for point in c.points])
+
+
+def plot(curves: list[Curve], out: Path, metric: str = METRIC, hardware: str = "2-core CPU") -> None:
     """Two panels, score by step and by training hours; one line per run."""
     import matplotlib
 
@@ -106,7 +115,7 @@ def plot(curves: list[Curve], out: Path, metric: str = METRIC) -> None:
         by_step.plot(steps, values, marker="o", label=curve.name)
         by_hour.plot(hours, values, marker="o", label=curve.name)
     by_step.set(xlabel="step", ylabel=metric.removeprefix("eval/"), title="validation by step")
-    by_hour.set(xlabel="training hours (2-core CPU)", title="validation by training time")
+    by_hour.set(xlabel=f"training hours ({hardware})", title="validation by training time")
     for ax in (by_step, by_hour):
         ax.grid(alpha=0.3)
     by_hour.legend(loc="lower right")
@@ -118,23 +127,25 @@ def plot(curves: list[Curve], out: Path, metric: str = METRIC) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", help="--output-dir folders of train/cotrain.py runs; RUN@STEP: up to STEP only")
+    p.add_argument("runs", nargs="+", help="--output-dir folders of train/cotrain.py runs; RUN@STEP: up to STEP only; "
+                   "RUN,RUN,...: consecutive stages drawn as one line")
     p.add_argument("--chain", action="store_true",
                    help="the runs are consecutive stages (each initialised from the previous one's last drawn step)")
     p.add_argument("--metric", default=METRIC, help=f"logged scalar to draw (default {METRIC})")
+    p.add_argument("--hardware", default="2-core CPU", help="what the runs trained on, for the hours axis")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
     args = p.parse_args()
     if args.out.suffix.lower() != ".png":
         p.error(f"--out must be a .png file, got {args.out}")
     try:
-        curves = [cut(read_curve(path, args.metric), step) for path, step in map(run_argument, args.runs)]
+        curves = [lineage(text, args.metric) for text in args.runs]
     except ValueError as e:
         p.error(str(e))
     if args.chain:
         curves = chain(curves)
     for curve in curves:
         print(f"{curve.name}: " + ", ".join(f"step {s} ({h:.2f} h) {v:.4f}" for s, h, v in curve.points))
-    plot(curves, args.out, args.metric)
+    plot(curves, args.out, args.metric, args.hardware)
     print(f"wrote {args.out}")
 
 

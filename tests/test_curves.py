@@ -87,3 +87,20 @@ def test_chained_stages_go_on_from_the_step_and_hour_each_was_initialised_from(t
     done = subprocess.run([sys.executable, "-m", "model_card.curves", f"{first}@30", "--out", str(out)],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode != 0 and "step 30 was not evaluated (evaluated steps: 20, 40, 60)" in done.stderr
+
+
+def test_comma_joined_stages_are_one_line_beside_another_lineage(tmp_path):
+    t0 = time.time() - 30 * HOUR
+    # two lineages of two stages each: the supervised pair and its CPS twin, 30 steps then 20 more
+    for name, scores in (("sup", (0.20, 0.30)), ("cps", (0.10, 0.25))):
+        session(tmp_path / f"{name}-1", t0, {10: 2.0, 20: 1.9, 30: 1.8}, {30: scores[0]}, 1.0)
+        session(tmp_path / f"{name}-2", t0 + 2 * HOUR, {10: 1.5, 20: 1.4}, {20: scores[1]}, 2.0)
+    out = tmp_path / "twins.png"
+    done = subprocess.run([sys.executable, "-m", "model_card.curves", f"{tmp_path}/sup-1,{tmp_path}/sup-2",
+                           f"{tmp_path}/cps-1,{tmp_path}/cps-2", "--hardware", "GPU", "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    # stage 2's step 20 is step 50 of the lineage: 30 min of stage 1, then 40 min of stage 2
+    assert "sup-1 + sup-2: step 30 (0.50 h) 0.2000, step 50 (1.17 h) 0.3000\n" in done.stdout
+    assert "cps-1 + cps-2: step 30 (0.50 h) 0.1000, step 50 (1.17 h) 0.2500\n" in done.stdout
+    assert out.is_file()
