@@ -67,7 +67,9 @@ overhead=$(( probe_wall - cps_steps_s ))
 # startup and evaluations (5 in the run, EMA and trained weights, and the export's): about three times the probe's
 # startup and one evaluation; then 30 s to pack.
 left=$(( BUDGET - SECONDS - 30 - overhead * 3 ))
-STEPS=$(python -c "print(max(${MIN_STEPS:-100}, min(8000, int($left * $PROBE / max($cps_steps_s, 1)) // 100 * 100)))")
+# (The probe's steps include the loaders' warm-up: on one H200 they took 0.23 s a CPS step, the run
+# itself 0.14 s. STEPS=N overrides the estimate where a session knows better.)
+STEPS=${STEPS:-$(python -c "print(max(${MIN_STEPS:-100}, min(8000, int($left * $PROBE / max($cps_steps_s, 1)) // 100 * 100)))")}
 EVERY=$(( STEPS / 5 ))
 say "probe: $PROBE CPS steps in ${cps_steps_s}s beside the supervised run, ${overhead}s startup and evaluation; training $STEPS steps, evaluating every $EVERY"
 rm -rf "$WORK/probe-sup" "$WORK/probe-cps"
