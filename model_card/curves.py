@@ -97,8 +97,6 @@ def chain(curves: list[Curve]) -> list[Curve]:
 def lineage(text: str, metric: str = METRIC) -> Curve:
     """``RUN[@STEP]``, or consecutive stages ``RUN[@STEP],RUN[@STEP],...`` drawn as one line."""
     stages = chain([cut(read_curve(path, metric), step) for path, step in map(run_argument, text.split(","))])
-    if len(stages) == 1:
-        return stages[0]
     return Curve(" + ".join(c.name for c in stages), [point for c in stages for point in c.points])
 
 
