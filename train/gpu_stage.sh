@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # One training stage on a GPU machine within a fixed time: render the training data, then train
-# the supervised pair and its CPS twin side by side (same init, data, settings and steps; the
-# twin only adds --cps-weight on unlabeled pictures), as many steps as the time allows.
+# the supervised pair and a twin side by side (same init, data, settings and steps; the twin
+# differs by TWIN_OPTIONS only: by default it adds --cps-weight on unlabeled pictures), as many
+# steps as the time allows.
 #
 #   ANIMEPARSE_LIVE2D_CACHE=CACHE train/gpu_stage.sh OUT SECONDS [INIT]
+#   TWIN=crop384 TWIN_OPTIONS="--cps-weight 0 --crop-size 384" ... (another question than CPS)
 #
 # CACHE holds the Live2D packages and the photographs (`python -m animeparse.live2d.characters
 # install` and `animeparse.live2d.backgrounds.fetch` there beforehand: such a machine may have no
-# network). OUT receives the four weight files (sup_a, sup_b, cps_a, cps_b .safetensors, fp32),
+# network). OUT receives the four weight files (sup_a, sup_b, TWIN_a, TWIN_b .safetensors, fp32),
 # runs.tgz (the rest of each run: metrics.json, model folders without weights, TensorBoard
 # logs) and log.txt. INIT defaults to the committed pair. A CPU works too (tried with
 # tiny counts: NUM_TRAIN, NUM_UNLABELED, NUM_SYNTH, NUM_VALIDATION, EVAL_SIZE, CROP_SIZE, PROBE,
 # MIN_STEPS). Back home, the runs as train/cotrain.py leaves them (without checkpoints):
-#   tar xzf OUT/runs.tgz -C RUNS; for r in sup cps; do for b in a b; do
+#   tar xzf OUT/runs.tgz -C RUNS; for r in sup TWIN; do for b in a b; do
 #     cp OUT/${r}_$b.safetensors RUNS/$r/model_$b/model.safetensors; done; done
 set -euo pipefail
 OUT=$(realpath "$1"); BUDGET=$2; INIT=${3:-models/animeparse-b0}
@@ -20,6 +22,7 @@ OUT=$(realpath "$1"); BUDGET=$2; INIT=${3:-models/animeparse-b0}
 NUM_TRAIN=${NUM_TRAIN:-3000} NUM_UNLABELED=${NUM_UNLABELED:-3000} NUM_SYNTH=${NUM_SYNTH:-3000}
 NUM_VALIDATION=${NUM_VALIDATION:-100} EVAL_SIZE=${EVAL_SIZE:-384} CROP_SIZE=${CROP_SIZE:-256}
 WORK=${WORK:-/tmp/animeparse-stage}
+TWIN=${TWIN:-cps}; read -r -a TWIN_OPTIONS <<< "${TWIN_OPTIONS:---cps-weight 1.5}"
 CORES=$(nproc)
 mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$OUT/log.txt") 2>&1
@@ -31,10 +34,19 @@ PHOTOS="$WORK/photos-build"
 mkdir -p "$PHOTOS"
 cp -r "$ANIMEPARSE_LIVE2D_CACHE/photos/ukui-wallpapers" "$ANIMEPARSE_LIVE2D_CACHE/photos/mate-backgrounds" "$PHOTOS/"
 DATA="$WORK/live2d_parts"
-say "rendering on $CORES cores"
-python hf_dataset/build.py live2d --out "$DATA" --num-train "$NUM_TRAIN" --num-unlabeled "$NUM_UNLABELED" \
-  --num-validation "$NUM_VALIDATION" --seed 0 --size 512 --photos "$PHOTOS" --workers "$CORES"
-python hf_dataset/build.py synth --out "$DATA" --add --append --num-train "$NUM_SYNTH" --seed 0 --workers "$CORES"
+# The runs write (and --overwrite clears) $WORK/NAME: a copy of INIT keeps an earlier call's export
+# there usable as the next call's start on a still-warm machine.
+INIT_COPY=$(mktemp -d "$WORK/init.XXXX")
+cp -r "$INIT/model_a" "$INIT/model_b" "$INIT_COPY/"
+INIT=$INIT_COPY
+if [ ! -f "$WORK/data-ready" ]; then  # (a second call on the still-warm machine reuses the data)
+  say "rendering on $CORES cores"
+  rm -rf "$DATA"
+  python hf_dataset/build.py live2d --out "$DATA" --num-train "$NUM_TRAIN" --num-unlabeled "$NUM_UNLABELED" \
+    --num-validation "$NUM_VALIDATION" --seed 0 --size 512 --photos "$PHOTOS" --workers "$CORES"
+  python hf_dataset/build.py synth --out "$DATA" --add --append --num-train "$NUM_SYNTH" --seed 0 --workers "$CORES"
+  touch "$WORK/data-ready"
+fi
 say "data ready"
 
 # The committed default's recipe (README: sup-hue), continued from INIT; CPS as in cps-mix.
@@ -45,47 +57,50 @@ RECIPE=(--dataset "$DATA" --init "$INIT/model_a" --init-b "$INIT/model_b" --lr 1
 # data loader processes per loader, 3/8 of the cores: the supervised run has one loader, the CPS run two
 WORKERS=$(( CORES * 3 / 8 > 0 ? CORES * 3 / 8 : 1 ))
 export OMP_NUM_THREADS=2
-train() {  # NAME CPS_WEIGHT CPS_WARMUP [more options]
-  local name=$1 weight=$2 warmup=$3; shift 3
-  python train/cotrain.py "${RECIPE[@]}" --cps-weight "$weight" --cps-warmup-steps "$warmup" \
-    --num-workers "$WORKERS" --output-dir "$WORK/$name" --overwrite "$@" > "$WORK/$name.log" 2>&1
+train() {  # NAME [options]
+  local name=$1; shift
+  python train/cotrain.py "${RECIPE[@]}" --cps-warmup-steps 100 --num-workers "$WORKERS" \
+    --output-dir "$WORK/$name" --overwrite "$@" > "$WORK/$name.log" 2>&1
 }
 elapsed() {  # seconds of training steps in a run's progress bar (tqdm: "cotrain: ... N/N [MM:SS<")
   python -c "import re,sys; m=re.findall(r'cotrain: [^\r\n]*?(\d+)/\d+ \[(\d+):(\d+)<', open(sys.argv[1]).read()); n,a,b=m[-1]; print(int(a)*60+int(b), n)" "$1"
 }
 
-# Step time of both runs side by side, CPS on from the first step, with startup and one evaluation.
-PROBE=${PROBE:-40}
-say "probe: $PROBE steps of each side by side"
-start=$SECONDS
-train probe-sup 0 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p1=$!
-train probe-cps 1.5 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p2=$!
-wait $p1 && wait $p2 || { tail -n 30 "$WORK"/probe-*.log; exit 1; }  # (a bare wait would wait for tee too)
-probe_wall=$(( SECONDS - start ))
-read -r cps_steps_s _ < <(elapsed "$WORK/probe-cps.log")
-overhead=$(( probe_wall - cps_steps_s ))
-# startup and evaluations (5 in the run, EMA and trained weights, and the export's): about three times the probe's
-# startup and one evaluation; then 30 s to pack.
-left=$(( BUDGET - SECONDS - 30 - overhead * 3 ))
-# (The probe's steps include the loaders' warm-up: on one H200 they took 0.23 s a CPS step, the run
-# itself 0.14 s. STEPS=N overrides the estimate where a session knows better.)
-STEPS=${STEPS:-$(python -c "print(max(${MIN_STEPS:-100}, min(8000, int($left * $PROBE / max($cps_steps_s, 1)) // 100 * 100)))")}
+# Step time of both runs side by side (the twin is the slower one; CPS on from its first step),
+# with startup and one evaluation. The probe's steps include the loaders' warm-up (on one H200 they
+# took 0.23 s a CPS step, the run itself 0.14 s): STEPS=N skips it where a session knows better.
+if [ -z "${STEPS:-}" ]; then
+  PROBE=${PROBE:-40}
+  say "probe: $PROBE steps of each side by side"
+  start=$SECONDS
+  train probe-sup --cps-weight 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p1=$!
+  train probe-twin "${TWIN_OPTIONS[@]}" --cps-warmup-steps 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p2=$!
+  wait $p1 && wait $p2 || { tail -n 30 "$WORK"/probe-*.log; exit 1; }  # (a bare wait would wait for tee too)
+  probe_wall=$(( SECONDS - start ))
+  read -r twin_steps_s _ < <(elapsed "$WORK/probe-twin.log")
+  overhead=$(( probe_wall - twin_steps_s ))
+  # startup and evaluations (5 in the run, EMA and trained weights, and the export's): about three
+  # times the probe's startup and one evaluation; then 30 s to pack.
+  left=$(( BUDGET - SECONDS - 30 - overhead * 3 ))
+  STEPS=$(python -c "print(max(${MIN_STEPS:-100}, min(8000, int($left * $PROBE / max($twin_steps_s, 1)) // 100 * 100)))")
+  say "probe: $PROBE $TWIN steps in ${twin_steps_s}s beside the supervised run, ${overhead}s startup and evaluation"
+  rm -rf "$WORK/probe-sup" "$WORK/probe-twin"
+fi
 EVERY=$(( STEPS / 5 ))
-say "probe: $PROBE CPS steps in ${cps_steps_s}s beside the supervised run, ${overhead}s startup and evaluation; training $STEPS steps, evaluating every $EVERY"
-rm -rf "$WORK/probe-sup" "$WORK/probe-cps"
+say "training sup and $TWIN ($(printf '%s ' "${TWIN_OPTIONS[@]}")) $STEPS steps each, evaluating every $EVERY"
 
-train sup 0 100 --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p1=$!
-train cps 1.5 100 --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p2=$!
-wait $p1 || say "sup failed"; wait $p2 || say "cps failed"
-for name in sup cps; do
+train sup --cps-weight 0 --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p1=$!
+train "$TWIN" "${TWIN_OPTIONS[@]}" --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p2=$!
+wait $p1 || say "sup failed"; wait $p2 || say "$TWIN failed"
+for name in sup "$TWIN"; do
   grep -ho "step [0-9]*: validation mean IoU [^\r]*" "$WORK/$name.log" | sed "s/^/$name /" || true
   tail -c 2000 "$WORK/$name.log" | tr '\r' '\n' | tail -3
 done
 say "packing"
-for name in sup cps; do
+for name in sup "$TWIN"; do
   for b in a b; do
     if [ -f "$WORK/$name/model_$b/model.safetensors" ]; then cp "$WORK/$name/model_$b/model.safetensors" "$OUT/${name}_$b.safetensors"; fi
   done
 done
-(cd "$WORK" && tar czf "$OUT/runs.tgz" --exclude='*.safetensors' --exclude=checkpoints sup cps sup.log cps.log probe-sup.log probe-cps.log)
+(cd "$WORK" && tar czf "$OUT/runs.tgz" --exclude='*.safetensors' --exclude=checkpoints sup "$TWIN" sup.log "$TWIN.log")
 say "done"
