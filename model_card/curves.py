@@ -3,6 +3,7 @@
     python -m model_card.curves runs/cps-mix runs/sup-mix --out docs/results/curves.png
     python -m model_card.curves runs/sup-mix@2000 runs/sup-hr --chain --out docs/results/lineage.png
     python -m model_card.curves runs/sup,runs/sup2 runs/cps,runs/cps2 --hardware GPU --out docs/results/twins.png
+    python -m model_card.curves "crop 256=runs/a" "crop 384=runs/b,runs/c" --out docs/results/crops.png
 
 A run stopped and resumed (``--resume``) writes one event file per session; the hours count the
 time inside each session only, so a night between two sessions does not show as training time.
@@ -95,9 +96,11 @@ def chain(curves: list[Curve]) -> list[Curve]:
 
 
 def lineage(text: str, metric: str = METRIC) -> Curve:
-    """``RUN[@STEP]``, or consecutive stages ``RUN[@STEP],RUN[@STEP],...`` drawn as one line."""
+    """``RUN[@STEP]``, or consecutive stages ``RUN[@STEP],RUN[@STEP],...`` drawn as one line;
+    ``LABEL=`` before either names the line (else the run folders' names, joined by " + ")."""
+    label, _, text = text.rpartition("=")
     stages = chain([cut(read_curve(path, metric), step) for path, step in map(run_argument, text.split(","))])
-    return Curve(" + ".join(c.name for c in stages), [point for c in stages for point in c.points])
+    return Curve(label or " + ".join(c.name for c in stages), [point for c in stages for point in c.points])
 
 
 def plot(curves: list[Curve], out: Path, metric: str = METRIC, hardware: str = "2-core CPU") -> None:
@@ -126,7 +129,7 @@ def plot(curves: list[Curve], out: Path, metric: str = METRIC, hardware: str = "
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="--output-dir folders of train/cotrain.py runs; RUN@STEP: up to STEP only; "
-                   "RUN,RUN,...: consecutive stages drawn as one line")
+                   "RUN,RUN,...: consecutive stages drawn as one line; LABEL=...: the line's name in the legend")
     p.add_argument("--chain", action="store_true",
                    help="the runs are consecutive stages (each initialised from the previous one's last drawn step)")
     p.add_argument("--metric", default=METRIC, help=f"logged scalar to draw (default {METRIC})")

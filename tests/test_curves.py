@@ -104,3 +104,15 @@ def test_comma_joined_stages_are_one_line_beside_another_lineage(tmp_path):
     assert "sup-1 + sup-2: step 30 (0.50 h) 0.2000, step 50 (1.17 h) 0.3000\n" in done.stdout
     assert "cps-1 + cps-2: step 30 (0.50 h) 0.1000, step 50 (1.17 h) 0.2500\n" in done.stdout
     assert out.is_file()
+
+
+def test_a_label_names_the_line(tmp_path):
+    session(tmp_path / "s1", time.time() - 10 * HOUR, {10: 2.0, 20: 1.9}, {20: 0.2}, 1.0)
+    session(tmp_path / "s2", time.time() - 5 * HOUR, {10: 1.5}, {10: 0.3}, 1.0)
+    out = tmp_path / "labelled.png"
+    done = subprocess.run([sys.executable, "-m", "model_card.curves", f"crop 384={tmp_path}/s1,{tmp_path}/s2",
+                           f"{tmp_path}/s1", "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = {line.split(": ")[0]: line for line in done.stdout.splitlines() if ": step" in line}
+    assert set(lines) == {"crop 384", "s1"}  # the label names the chained line; the other keeps its folder's name
+    assert "step 20 " in lines["crop 384"] and "step 30 " in lines["crop 384"] and "step 30 " not in lines["s1"]
