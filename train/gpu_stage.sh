@@ -39,13 +39,15 @@ DATA="$WORK/live2d_parts"
 INIT_COPY=$(mktemp -d "$WORK/init.XXXX")
 cp -r "$INIT/model_a" "$INIT/model_b" "$INIT_COPY/"
 INIT=$INIT_COPY
-if [ ! -f "$WORK/data-ready" ]; then  # (a second call on the still-warm machine reuses the data)
+# A second call on the still-warm machine reuses the data, if rendered with the same counts.
+RENDERED="train $NUM_TRAIN unlabeled $NUM_UNLABELED validation $NUM_VALIDATION synth $NUM_SYNTH"
+if [ "$(cat "$WORK/data-ready" 2>/dev/null)" != "$RENDERED" ]; then
   say "rendering on $CORES cores"
   rm -rf "$DATA"
   python hf_dataset/build.py live2d --out "$DATA" --num-train "$NUM_TRAIN" --num-unlabeled "$NUM_UNLABELED" \
     --num-validation "$NUM_VALIDATION" --seed 0 --size 512 --photos "$PHOTOS" --workers "$CORES"
   python hf_dataset/build.py synth --out "$DATA" --add --append --num-train "$NUM_SYNTH" --seed 0 --workers "$CORES"
-  touch "$WORK/data-ready"
+  echo "$RENDERED" > "$WORK/data-ready"
 fi
 say "data ready"
 
@@ -69,6 +71,7 @@ elapsed() {  # seconds of training steps in a run's progress bar (tqdm: "cotrain
 # Step time of both runs side by side (the twin is the slower one; CPS on from its first step),
 # with startup and one evaluation. The probe's steps include the loaders' warm-up (on one H200 they
 # took 0.23 s a CPS step, the run itself 0.14 s): STEPS=N skips it where a session knows better.
+rm -f "$WORK"/probe-*.log  # (an earlier call's)
 if [ -z "${STEPS:-}" ]; then
   PROBE=${PROBE:-40}
   say "probe: $PROBE steps of each side by side"
@@ -102,5 +105,6 @@ for name in sup "$TWIN"; do
     if [ -f "$WORK/$name/model_$b/model.safetensors" ]; then cp "$WORK/$name/model_$b/model.safetensors" "$OUT/${name}_$b.safetensors"; fi
   done
 done
-(cd "$WORK" && tar czf "$OUT/runs.tgz" --exclude='*.safetensors' --exclude=checkpoints sup "$TWIN" sup.log "$TWIN.log")
+PROBE_LOGS=(); [ -f "$WORK/probe-twin.log" ] && PROBE_LOGS=(probe-sup.log probe-twin.log)
+(cd "$WORK" && tar czf "$OUT/runs.tgz" --exclude='*.safetensors' --exclude=checkpoints sup "$TWIN" sup.log "$TWIN.log" "${PROBE_LOGS[@]}")
 say "done"
