@@ -408,11 +408,16 @@ def test_two_processes_evaluate_exactly_like_one(shapes_repo, tmp_path):
     """torchrun with 2 CPU processes (gloo) trains, then evaluates 7 images split 4 + 4 with one
     padded duplicate; one process evaluating the exported weights must get the same numbers."""
     two = tmp_path / "two"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(SCRIPT)]
+    # --standalone: a free port of its own rather than the fixed default, 29500
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(SCRIPT)]
     proc = run_script(torchrun + ["--dataset", str(shapes_repo), "--output-dir", str(two), *TINY_MODEL, *FAST, "--max-steps", "6",
                                   "--cps-warmup-steps", "2", "--eval-every", "3", "--save-every", "3", "--export", "last",
                                   "--report-to", "none"])
-    log = proc.communicate(timeout=300)[0]
+    try:
+        log = proc.communicate(timeout=180)[0]
+    except subprocess.TimeoutExpired:  # it passes in about 10 s, and hung once in CI: show where it was
+        proc.terminate()  # torchrun stops its workers (each in a session of its own) on SIGTERM
+        pytest.fail("torchrun with 2 processes did not finish in 180 s; its output:\n" + proc.communicate(timeout=60)[0][-3000:])
     assert proc.returncode == 0, log[-3000:]
     distributed = json.loads((two / "metrics.json").read_text())
     assert distributed["config"]["num_processes"] == 2
