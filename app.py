@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import math
 import os
 import re
 import shutil
@@ -62,6 +63,7 @@ FILES_DIR = Path(tempfile.gettempdir()) / "animeparse-app"  # pictures and downl
 API_DIR = Path(tempfile.gettempdir()) / "animeparse-api"  # the API's label maps
 gr.set_static_paths([API_DIR])  # an API endpoint's files skip gradio's postprocessing: served from here
 FILES_MAX_AGE_S = 600  # gradio copies the page's files into its own cache at once; API clients fetch theirs at once
+SWEEP_EVERY_S = 60
 MAX_UPLOAD = "50mb"
 VIEWS = ("overlay", "color map", "side by side", "disagreement", "correct")
 SAVE_SPLITS = ("train", "validation", "test")
@@ -207,11 +209,19 @@ def legend(schema: Schema, labels: np.ndarray, visible: set[int]) -> str:
     return f'<div>{"".join(items)}</div>'
 
 
+_last_sweep: dict[Path, float] = {}  # root -> when fresh_dir last removed its old folders
+
+
 def fresh_dir(root: Path = FILES_DIR) -> Path:
-    """A new folder under ``root`` for files to return to gradio; folders older than FILES_MAX_AGE_S go."""
-    for old in root.glob("*"):
-        if time.time() - old.stat().st_mtime > FILES_MAX_AGE_S:
-            shutil.rmtree(old, ignore_errors=True)
+    """A new folder under ``root`` for files to return to gradio. Folders older than
+    FILES_MAX_AGE_S go, swept at most every SWEEP_EVERY_S: a sweep reads every folder's age, and
+    the folders of the last ten minutes' requests would cost each request that much again."""
+    now = time.time()
+    if now - _last_sweep.get(root, -math.inf) >= SWEEP_EVERY_S:
+        _last_sweep[root] = now
+        for old in root.glob("*"):
+            if now - old.stat().st_mtime > FILES_MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
     folder = root / uuid.uuid4().hex
     folder.mkdir(parents=True)
     return folder

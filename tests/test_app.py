@@ -332,6 +332,29 @@ def test_save_pushes_the_repo_to_a_private_hub_dataset(app, hub, monkeypatch, tm
     np.testing.assert_array_equal(np.asarray(pulled[0]["label"]), labels)
 
 
+def test_old_file_folders_are_swept_once_a_minute(app, tmp_path, monkeypatch):
+    """Folders handed to gradio older than FILES_MAX_AGE_S go; the sweep reads every folder's age,
+    so a request runs it only when the last one is SWEEP_EVERY_S old."""
+    clock = [app.time.time()]
+    monkeypatch.setattr(app.time, "time", lambda: clock[0])
+
+    def folder(name: str, age: float) -> Path:
+        (tmp_path / name).mkdir()
+        os.utime(tmp_path / name, (clock[0] - age, clock[0] - age))
+        return tmp_path / name
+
+    old, recent = folder("old", app.FILES_MAX_AGE_S + 1), folder("recent", app.FILES_MAX_AGE_S - 1)
+    first = app.fresh_dir(tmp_path)
+    assert first.is_dir() and not old.exists() and recent.exists()
+    clock[0] += app.SWEEP_EVERY_S - 1
+    older = folder("older", app.FILES_MAX_AGE_S + 1)
+    app.fresh_dir(tmp_path)
+    assert older.exists()  # swept under a minute ago
+    clock[0] += 1
+    app.fresh_dir(tmp_path)
+    assert not older.exists() and first.exists()
+
+
 def test_share_table_and_empty_input(app, reference):
     rgb = random_rgb(30, 40, seed=2)
     prediction = app.predict(app.MODELS, Image.fromarray(rgb), "B")

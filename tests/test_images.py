@@ -131,7 +131,7 @@ def test_fit_within_only_shrinks():
     assert fit_within(Image.new("RGB", (40, 20)), 100).size == (40, 20)
 
 
-@pytest.mark.parametrize("size", [(30, 70), (70, 30), (31, 70), (40, 40)])  # (width, height)
+@pytest.mark.parametrize("size", [(30, 70), (70, 30), (31, 70), (40, 40), (69, 70), (70, 69), (1, 2), (9, 1)])  # (width, height)
 def test_pad_to_square_centers_the_picture_and_repeats_its_edges(size):
     width, height = size
     rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)

@@ -21,7 +21,9 @@ from animeparse.model import ModelLoadError, make_processor, save_model
 from animeparse.branches import ENSEMBLE
 from animeparse.images import pad_to_square
 from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
-from animeparse.inference import Prediction, class_scores, label_map, label_tensor, load_branches, predict, upsampled_argmax
+from animeparse.inference import (
+    Prediction, class_scores, label_map, label_tensor, load_branches, model_input, predict, upsampled_argmax,
+)
 from animeparse.outputs import export, layers_zip
 from animeparse.predict import main
 
@@ -56,6 +58,22 @@ def test_branch_label_map_is_transformers_post_processing(branches):
         assert labels.dtype == np.uint8 and labels.shape == size
         np.testing.assert_array_equal(labels, expected[window])
         assert len(np.unique(labels)) > 1  # a real map, not a constant
+
+
+@pytest.mark.parametrize("settings", [{}, {"size": {"height": 40, "width": 56}, "image_mean": [0.5, 0.4, 0.3],
+                                       "image_std": [0.1, 0.2, 0.3], "rescale_factor": 1 / 127}])
+def test_model_input_is_the_processors_own_bit_for_bit(settings):
+    processor = make_processor(64)
+    for name, value in settings.items():
+        setattr(processor, name, value)
+    for size in [(64, 64), (100, 100), (33, 33), (70, 90)]:
+        image = random_image(*size, seed=size[0])
+        expected = processor(images=image, return_tensors="np")["pixel_values"]
+        got = model_input(processor, image)
+        assert got.dtype == expected.dtype == np.float32 and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+    processor.do_normalize = False  # other steps than resize, rescale, normalize: the processor itself
+    np.testing.assert_array_equal(model_input(processor, image), processor(images=image, return_tensors="np")["pixel_values"])
 
 
 def test_ensemble_is_argmax_of_averaged_probabilities(branches):
