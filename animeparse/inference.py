@@ -84,7 +84,9 @@ def model_input(processor: SegformerImageProcessorPil, image: Image.Image) -> np
     if not (processor.do_resize and processor.do_rescale and processor.do_normalize and "height" in size):
         return processor(images=image, return_tensors="np")["pixel_values"]
     rgb = np.asarray(image.convert("RGB").resize((size["width"], size["height"]), processor.resample))
-    table = _normalized_values(processor.rescale_factor, tuple(processor.image_mean), tuple(processor.image_std))
+    # a mean or std may be one number for all channels
+    mean, std = (tuple(np.broadcast_to(v, 3).tolist()) for v in (processor.image_mean, processor.image_std))
+    table = _normalized_values(processor.rescale_factor, mean, std)
     # channel c's value v sits at table[c * 256 + v]: one gather, straight into (3, H, W)
     index = rgb.transpose(2, 0, 1) + np.arange(0, 768, 256, dtype=np.int16)[:, None, None]
     return table.take(index)[None]

@@ -61,7 +61,8 @@ def test_branch_label_map_is_transformers_post_processing(branches):
 
 
 @pytest.mark.parametrize("settings", [{}, {"size": {"height": 40, "width": 56}, "image_mean": [0.5, 0.4, 0.3],
-                                       "image_std": [0.1, 0.2, 0.3], "rescale_factor": 1 / 127}])
+                                       "image_std": [0.1, 0.2, 0.3], "rescale_factor": 1 / 127},
+                                      {"image_mean": 0.5, "image_std": 0.25}])
 def test_model_input_is_the_processors_own_bit_for_bit(settings):
     processor = make_processor(64)
     for name, value in settings.items():
