@@ -34,7 +34,7 @@ from transformers import SegformerForSemanticSegmentation, SegformerImageProcess
 from animeparse.branches import BRANCHES, ENSEMBLE, needed_branches
 from animeparse.images import ImageError, fit_within, load_rgb, pad_to_square, square_window
 from animeparse.labels import IGNORE_INDEX, Schema, remap_table
-from animeparse.model import ModelLoadError
+from animeparse.model import ModelLoadError, model_input
 from animeparse.onnx_backend import load_backend_model
 
 DEFAULT_MODELS = Path(__file__).resolve().parent.parent / "models" / "animeparse-b0"
@@ -73,31 +73,6 @@ def load_branches(models: Mapping[str, str], backend: str = "torch") -> dict[str
                 f"({models[first]}) has {list(schemas[first].names)}; both branches must share one schema"
             )
     return branches
-
-
-def model_input(processor: SegformerImageProcessorPil, image: Image.Image) -> np.ndarray:
-    """(1, 3, H, W) float32 ``pixel_values`` of one RGB picture: the ``processor``'s own, bit for
-    bit, in a third of its time (it rescales in float64 and normalizes in more passes over the
-    pixels; here each 8-bit value is looked up in a table of those very results). A processor
-    that does not resize to a fixed size, rescale and normalize is called as it is."""
-    size = processor.size
-    if not (processor.do_resize and processor.do_rescale and processor.do_normalize and "height" in size):
-        return processor(images=image, return_tensors="np")["pixel_values"]
-    rgb = np.asarray(image.convert("RGB").resize((size["width"], size["height"]), processor.resample))
-    # a mean or std may be one number for all channels
-    mean, std = (tuple(np.broadcast_to(v, 3).tolist()) for v in (processor.image_mean, processor.image_std))
-    table = _normalized_values(processor.rescale_factor, mean, std)
-    # channel c's value v sits at table[c * 256 + v]: one gather, straight into (3, H, W)
-    index = rgb.transpose(2, 0, 1) + np.arange(0, 768, 256, dtype=np.int16)[:, None, None]
-    return table.take(index)[None]
-
-
-@functools.lru_cache(maxsize=4)
-def _normalized_values(rescale: float, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
-    """(3 * 256,) float32: each channel's 8-bit values through transformers' ``rescale`` (float64,
-    then float32) and ``normalize`` (float32), by the same numpy operations, so the same roundings."""
-    values = (np.arange(256).astype(np.float64) * rescale).astype(np.float32)
-    return ((values[None] - np.array(mean, np.float32)[:, None]) / np.array(std, np.float32)[:, None]).ravel()
 
 
 @torch.inference_mode()

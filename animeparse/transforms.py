@@ -22,6 +22,7 @@ from transformers import SegformerImageProcessorPil
 from animeparse.augment import Augment
 from animeparse.images import load_rgb, pad_to_square
 from animeparse.labels import IGNORE_INDEX, remap
+from animeparse.model import model_input
 
 
 def label_array(label: Image.Image, table: np.ndarray, num_source_classes: int, size: tuple[int, int]) -> np.ndarray:
@@ -75,8 +76,9 @@ class TrainTransform:
 
 @dataclass(frozen=True)
 class EvalTransform:
-    """Whole images padded to a square and resized by the processor, as the app and the batch
-    command see them (:func:`animeparse.inference.branch_logits`), labels at their own size, and
+    """Whole images padded to a square and made the processor's pixel values by
+    :func:`animeparse.model.model_input`, as the app and the batch command see them
+    (:func:`animeparse.inference.branch_logits`), labels at their own size, and
     each row's group index (e.g. difficulty) for per-group metrics."""
 
     processor: SegformerImageProcessorPil
@@ -93,7 +95,7 @@ class EvalTransform:
         ]
         groups = batch[self.group_column] if self.group_column else [None] * len(images)
         return {
-            "pixel_values": list(self.processor(images=[pad_to_square(i) for i in images], return_tensors="pt")["pixel_values"]),
+            "pixel_values": [torch.from_numpy(model_input(self.processor, pad_to_square(i))[0]) for i in images],
             "labels": labels,
             "group": [self.group_names.index(g) if g in self.group_names else -1 for g in groups],
         }

@@ -30,6 +30,7 @@ from PIL import Image
 
 from animeparse.images import load_rgb, pad_to_square
 from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B
+from animeparse.model import model_input
 from animeparse.predict import collect_inputs
 from animeparse.predict import main as predict_main
 
@@ -80,7 +81,7 @@ def app_vs_forward(app, backend: str, picture: Path, repeats: int) -> None:
     """app.parse (model A, 16 classes) vs the bare forward pass it wraps, timed in turns."""
     model, processor = app.MODELS["A"]
     image = load_rgb(picture)
-    pixel_values = processor(images=pad_to_square(image), return_tensors="np")["pixel_values"]
+    pixel_values = model_input(processor, pad_to_square(image))
     if backend == "onnx":
         feed = {"pixel_values": pixel_values}
         forward = lambda: model.session.run(None, feed)  # noqa: E731

@@ -17,12 +17,12 @@ from conftest import count_forwards, tiny_model
 from PIL import Image
 
 from animeparse.labels import IGNORE_COLOR, MERGE_16_TO_13, SCHEMA_13, SCHEMA_16, remap
-from animeparse.model import ModelLoadError, make_processor, save_model
+from animeparse.model import ModelLoadError, make_processor, model_input, save_model
 from animeparse.branches import ENSEMBLE
 from animeparse.images import pad_to_square
 from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
 from animeparse.inference import (
-    Prediction, class_scores, label_map, label_tensor, load_branches, model_input, predict, upsampled_argmax,
+    Prediction, class_scores, label_map, label_tensor, load_branches, predict, upsampled_argmax,
 )
 from animeparse.outputs import export, layers_zip
 from animeparse.predict import main
