@@ -160,6 +160,19 @@ def training_data(config: dict, dataset_name: str, sources: str) -> str:
     return text
 
 
+def calibration_note(metrics: dict) -> str:
+    """The card's account of per-class offsets folded into the classifier after training
+    (``python -m animeparse.calibration``), or nothing for a pair trained and exported as is."""
+    record = metrics.get("calibration")
+    if not record:
+        return ""
+    offsets = ", ".join(f"{name} {value:+.2f}" for name, value in record["offsets"].items() if value)
+    return (f"\n\nAfter training, the bias of each model's classifier got per-class offsets fitted on the "
+            f"`{record['split']}` split ({record['num_images']} pictures; A+B mean IoU over the {len(record['classes_fitted'])} "
+            f"classes it shows {100 * record['mean_iou_before']:.1f} -> {100 * record['mean_iou_after']:.1f}, "
+            f"at the logits' resolution): {offsets or 'none'}. Classes the split does not show kept their bias.")
+
+
 def render_model_card(
     *, branch: str, repo_id: str, sibling_id: str, metrics: dict, config: dict, dataset_id: str, class_names: list[str]
 ) -> str:
@@ -208,7 +221,7 @@ def render_model_card(
         results_table=results_table(metrics, branch),
         class_table=class_table(variants),
         difficulty_table=difficulty_table(variants, branch),
-        settings_table=settings_table(config),
+        settings_table=settings_table(config) + calibration_note(metrics),
         labeled_images=config.get("labeled_images", "?"),
         unlabeled_images=config.get("unlabeled_images", "?"),
         training_data=training_data(config, dataset_name, sources),

@@ -527,6 +527,41 @@ def test_remeasure_reproduces_a_runs_metrics_and_keeps_other_files(cps_run, shap
     assert f"{100 * reported['splits']['test']['schemas']['anime-16']['B']['mean_iou']:.1f}" in (dest / "model_b" / "README.md").read_text()
 
 
+def test_calibration_writes_a_pair_whose_bias_carries_the_fitted_offsets(cps_run, shapes_repo, tmp_path):
+    """python -m animeparse.calibration: offsets fitted on the validation split, for the classes it
+    shows only, added to both classifiers' bias; every other weight as trained; the record in
+    metrics.json. Bad folders are refused before anything is written."""
+    out = tmp_path / "calibrated"
+    done = subprocess.run([sys.executable, "-m", "animeparse.calibration", str(cps_run), "--dataset", str(shapes_repo),
+                           "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((out / "metrics.json").read_text())["calibration"]
+    assert record["split"] == "validation" and record["num_images"] == len(SPLITS["validation"])
+    assert set(record["classes_fitted"]) == {"background", *(SCHEMA_16.names[c] for c in SHAPE_CLASSES)}
+    assert all(v == 0 for k, v in record["offsets"].items() if k not in record["classes_fitted"])
+    assert record["mean_iou_after"] > record["mean_iou_before"]  # a 60-step tiny pair is far from calibrated
+    offsets = torch.tensor([record["offsets"][n] for n in SCHEMA_16.names])
+    assert offsets.any()
+    for branch in ("model_a", "model_b"):
+        before = load_file(cps_run / branch / "model.safetensors")
+        after = load_file(out / branch / "model.safetensors")
+        bias = "decode_head.classifier.bias"
+        torch.testing.assert_close(after[bias], before[bias] + offsets, atol=1e-6, rtol=0)
+        assert all(torch.equal(before[k], after[k]) for k in before if k != bias), branch
+    assert pipeline("image-segmentation", model=str(out / "model_a"))
+    publish = subprocess.run([sys.executable, "-m", "model_card.publish", str(out), str(tmp_path / "published")],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert publish.returncode == 0, publish.stderr
+    card = (tmp_path / "published" / "model_b" / "README.md").read_text()
+    name, value = next((k, v) for k, v in record["offsets"].items() if v)
+    assert "offsets fitted on the `validation` split" in card and f"{name} {value:+.2f}" in card
+    for run, message in ((tmp_path / "none", "is not a pair folder"), (out, "must differ")):
+        failed = subprocess.run([sys.executable, "-m", "animeparse.calibration", str(run), "--dataset", str(shapes_repo),
+                                 "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+        assert failed.returncode == 2 and message in failed.stderr
+    assert (out / "metrics.json").is_file()
+
+
 def test_a_checkpoint_exports_the_pair_it_holds(cps_run, tmp_path):
     """python -m animeparse.checkpoints: the best step's checkpoint gives the exported pair exactly."""
 
