@@ -36,7 +36,7 @@ from animeparse.files import atomic_dir
 from animeparse.images import square_window
 from animeparse.inference import Branch, branch_logits, load_branches, model_schema
 from animeparse.labels import IGNORE_INDEX
-from animeparse.metrics import confusion_matrix
+from animeparse.metrics import confusion_matrix, summarize
 
 GRID = tuple(np.round(np.arange(-2.0, 2.001, 0.25), 2))
 """Offsets tried for each class, in logits."""
@@ -69,11 +69,9 @@ def ensemble_labels(logits: Sequence[torch.Tensor], offsets: torch.Tensor) -> to
 
 
 def present_mean_iou(pred: torch.Tensor, truth: torch.Tensor, present: Sequence[int], num_classes: int) -> float:
-    """Mean IoU over the ``present`` classes (ignored pixels left out)."""
-    cm = confusion_matrix(pred, truth, num_classes).double()
-    inter = cm.diagonal()
-    union = cm.sum(0) + cm.sum(1) - inter
-    return float((inter[list(present)] / union[list(present)].clamp(min=1)).mean())
+    """Mean IoU over the ``present`` classes (ignored pixels left out), by :func:`summarize`."""
+    iou = summarize(confusion_matrix(pred, truth, num_classes), range(num_classes))["per_category_iou"]
+    return sum(iou[c] or 0.0 for c in present) / len(present)
 
 
 def fit_offsets(
