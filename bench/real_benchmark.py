@@ -54,15 +54,24 @@ def absent_classes(cm: torch.Tensor, summary: dict) -> dict:
     """What the plain mean IoU hides when the truth lacks classes (the held-out characters show no
     legs, legwear or animal parts): such a class scores 0 on any false alarm, and is left out
     when never predicted. So, from the confusion matrix and its :func:`summarize`: the mean over
-    the classes the truth holds (those with a per-class accuracy), and the share of pixels the
-    models gave to the absent ones."""
+    the classes the truth holds (those with a per-class accuracy), the share of pixels the models
+    gave to the absent ones, and for each absent class predicted, what those pixels truly are
+    (shares of its pixels by truth class, largest first): where the false alarms come from."""
     accuracy, iou = summary["per_category_accuracy"], summary["per_category_iou"]
     absent = [name for name in SCHEMA_16.names if accuracy[name] is None]
     present = [iou[name] for name in SCHEMA_16.names if accuracy[name] is not None]
-    predicted = cm.sum(0)
+    predicted = cm.sum(0)  # rows: truth, columns: prediction
+    taken_from = {}
+    for name in absent:
+        column = cm[:, SCHEMA_16.names.index(name)]
+        if column.sum() > 0:
+            shares = {SCHEMA_16.names[t]: float(column[t] / column.sum()) for t in column.argsort(descending=True)[:3]
+                      if column[t] > 0}
+            taken_from[name] = shares
     return {"classes": absent,
             "predicted_share": float(predicted[[SCHEMA_16.names.index(n) for n in absent]].sum() / cm.sum()),
-            "mean_iou_present": sum(present) / len(present)}
+            "mean_iou_present": sum(present) / len(present),
+            "taken_from": taken_from}
 
 
 def score_split(dataset, branches, out: Path, limit: int | None) -> dict:
@@ -128,6 +137,8 @@ def print_summary(result: dict, renpy: dict | None) -> None:
     if absent:
         shares = ", ".join(f"{u} {100 * result[u]['16_absent']['predicted_share']:.2f}%" for u in USES)
         print(f"\nnot in the truth: {', '.join(absent)}; pixels predicted as them: {shares}")
+        for name, truth in result[ENSEMBLE]["16_absent"]["taken_from"].items():
+            print(f"  {ENSEMBLE} {name} pixels are truly: " + ", ".join(f"{t} {100 * v:.0f}%" for t, v in truth.items()))
     print("\nsummary" + " " * 26 + "".join(f"{u:>8s}" for u in USES))
     rows = [("real parts, 16-class mIoU", lambda u: result[u]["16"]["mean_iou"]),
             (f"  over the {SCHEMA_16.num_classes - len(absent)} classes in truth", lambda u: result[u]["16_absent"]["mean_iou_present"]),

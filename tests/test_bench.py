@@ -111,16 +111,19 @@ def test_aspect_check(tiny_branch_dirs, heldout_repo, tmp_path):
 
 def test_real_benchmark_reports_classes_absent_from_the_truth():
     """A class the truth lacks scores 0 on a false alarm; the benchmark also gives the mean over
-    the classes the truth holds and the share of pixels called an absent class."""
+    the classes the truth holds, the share of pixels called an absent class, and what those
+    pixels truly are."""
     import torch
 
     benchmark = runpy.run_path(str(BENCH / "real_benchmark.py"))
     cm = torch.zeros(16, 16, dtype=torch.long)
-    cm[0, 0], cm[1, 1], cm[1, 0], cm[0, 8] = 8, 2, 2, 2  # hair missed as background; background called legs
+    # rows truth, columns prediction: hair missed as background; background and hair called legs
+    cm[0, 0], cm[1, 1], cm[1, 0], cm[0, 8], cm[1, 8] = 8, 2, 2, 3, 1
     absent = benchmark["absent_classes"](cm, benchmark["summarize"](cm, benchmark["SCHEMA_16"].names))
     assert "legs" in absent["classes"] and "hair" not in absent["classes"] and len(absent["classes"]) == 14
-    assert absent["predicted_share"] == pytest.approx(2 / 14)
-    assert absent["mean_iou_present"] == pytest.approx((8 / 12 + 2 / 4) / 2)
+    assert absent["predicted_share"] == pytest.approx(4 / 16)
+    assert absent["mean_iou_present"] == pytest.approx((8 / 13 + 2 / 5) / 2)
+    assert absent["taken_from"] == {"legs": {"background": 0.75, "hair": 0.25}}
 
 
 def test_live2d_bench_and_coverage():
