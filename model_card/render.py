@@ -14,7 +14,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
-from animeparse.live2d.backgrounds import TERMS as PHOTO_TERMS
+from animeparse.live2d.backgrounds import COLLECTIONS, describe
 from animeparse.sources import is_local
 from hf_dataset.card import card_sources
 
@@ -148,8 +148,7 @@ def training_data(config: dict, dataset_name: str, sources: str) -> str:
     if sources:
         text += "\n\n" + sources
     if config.get("background_swap"):
-        origin = ("Debian's wallpaper packages: " + PHOTO_TERMS
-                  if config.get("background_photos") == "debian" else "a local folder of pictures")
+        origin = background_origin(config.get("background_photos", "debian"))
         recolored = (f", each with its hue rotated by up to {config['background_hue']:g} of a turn"
                      if config.get("background_hue") else "")
         text += (f"\n\nTraining swapped the background of {100 * config['background_swap']:.0f}% of the labeled crops "
@@ -158,6 +157,14 @@ def training_data(config: dict, dataset_name: str, sources: str) -> str:
         text += ("\n\n**Weights.** The animeparse code is Apache-2.0; these weights were learned from the Live2D sample "
                  "data above, so its terms apply to them as well: they are not under the code's license alone.")
     return text
+
+
+def background_origin(sources: str | list[str]) -> str:
+    """Where the swapped-in backgrounds came from, for ``--background-photos`` (one source, as
+    older runs recorded it, or several)."""
+    parts = [describe(s) if s in COLLECTIONS else "a local folder of pictures"
+             for s in ([sources] if isinstance(sources, str) else sources)]
+    return "; and ".join(parts)
 
 
 def calibration_note(metrics: dict) -> str:

@@ -319,7 +319,12 @@ def test_background_swap_trains_and_is_named_in_the_cards(shapes_repo, tmp_path)
     assert metrics["config"]["background_swap"] == 1 and np.isfinite(scalars(out, "train/loss_sup")).all()
     card = (out / "model_a" / "README.md").read_text()
     assert "background swap probability" in card and "swapped the background of 100% of the labeled crops" in card
-    assert "hue rotated by up to 0.5 of a turn" in card
+    assert "hue rotated by up to 0.5 of a turn" in card and "crops for photographs and artwork from a local folder" in card
+    from model_card.render import background_origin
+
+    both = background_origin(["debian", "games"])
+    assert "wallpaper packages (ukui-wallpapers, CC-BY-SA-3.0" in both and "free games (wesnoth-1.16-data, GPL-2" in both
+    assert background_origin("debian") == background_origin(["debian"])  # older runs recorded one source
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SystemExit, match="no pictures"):
@@ -475,7 +480,7 @@ def test_unreachable_hub_init_is_a_clear_error(shapes_repo, tmp_path):
         (["--push-to-hub", "noslash"], "ORG/NAME"),
         (["--background-swap", "2"], "--background-swap is a probability"),
         (["--background-hue", "0.7"], "--background-hue is a fraction of a turn from 0 to 0.5"),
-        (["--background-swap", "0.5", "--background-photos", "/no/such/folder"], "not a folder (or 'debian')"),
+        (["--background-swap", "0.5", "--background-photos", "/no/such/folder"], "not a folder (or one of debian, games)"),
     ],
 )
 def test_bad_options_are_named(extra, message, capsys):

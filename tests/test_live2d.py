@@ -201,3 +201,28 @@ def test_wallpaper_files_keep_each_wallpaper_once(tmp_path):
     names = [p.relative_to(tmp_path).as_posix() for p in wallpaper_files(tmp_path)]
     assert names == ["usr/share/backgrounds/mate/nature/Elephants.jpg", "usr/share/backgrounds/mate/nature/Wood_1920x1080.jpg",
                      "usr/share/wallpapers/Path/contents/images/5120x2880.jpg"]
+
+
+def test_game_scenery_is_taken_from_where_the_package_keeps_it(tmp_path):
+    """A game ships sprites and menus beside its scenery: only pictures under the package's
+    pattern count, less the skipped ones, and a see-through layer is no background."""
+    from animeparse.live2d.backgrounds import COLLECTIONS, Package, _store, wallpaper_files
+
+    scenery = tmp_path / "usr/share/games/demo/images/background"
+    for folder in ("forest", "misc"):
+        (scenery / folder).mkdir(parents=True)
+        Image.new("RGB", (500, 400), "green").save(scenery / folder / "sky.png")
+    layer = Image.new("RGBA", (500, 400), (0, 0, 0, 0))
+    layer.paste((30, 90, 30, 255), (0, 300, 500, 400))  # the trees of a parallax foreground
+    layer.save(scenery / "forest" / "trees.png")
+    (tmp_path / "usr/share/games/demo/images/sprites").mkdir(parents=True)
+    Image.new("RGB", (500, 400), "red").save(tmp_path / "usr/share/games/demo/images/sprites/hero.png")
+    package = Package("GPL-2+", "usr/share/games/demo/images/background/*/*", skip=("*/misc/*",))
+    found = [p.relative_to(scenery).as_posix() for p in wallpaper_files(tmp_path, package)]
+    assert found == ["forest/sky.png", "forest/trees.png"]
+    out = tmp_path / "stored"
+    out.mkdir()
+    for i, src in enumerate(wallpaper_files(tmp_path, package)):
+        _store(src, out / f"{i}.jpg")
+    assert sorted(p.name for p in out.iterdir()) == ["0.jpg"]
+    assert set(COLLECTIONS) == {"debian", "games"} and all(p.license for c in COLLECTIONS.values() for p in c.values())

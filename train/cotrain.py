@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
+from animeparse.live2d.backgrounds import COLLECTIONS as BACKGROUND_COLLECTIONS
 
 
 def import_training_libraries() -> None:
@@ -158,9 +159,10 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--background-swap", type=float, default=0.0, metavar="P",
                    help="probability that a labeled crop's background (class 0) is replaced by a crop of one of "
                         "--background-photos (0 = off)")
-    g.add_argument("--background-photos", metavar="DIR|debian", default="debian",
-                   help="pictures for --background-swap: a folder (any depth), or 'debian' for the Debian wallpaper "
-                        "packages the Live2D builder uses (fetched once into the cache)")
+    g.add_argument("--background-photos", metavar="DIR|debian|games", nargs="+", default=["debian"],
+                   help="pictures for --background-swap, from one or more sources: a folder (any depth), 'debian' "
+                        "for the Debian wallpaper packages the Live2D builder uses, 'games' for the drawn scenery of "
+                        "Debian's free games (each collection fetched once into the cache)")
     g.add_argument("--background-hue", type=float, default=0.0, metavar="TURN",
                    help="each swapped-in picture's own color jitter: hue rotated by up to TURN of a turn (0.5: any "
                         "color), brightness, contrast and saturation by up to 30%% (0 = the picture as it is)")
@@ -226,8 +228,9 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error(f"--aspect-range needs 0 < MIN <= MAX, got {args.aspect_range}")
     if not 0 <= args.background_hue <= 0.5:
         p.error(f"--background-hue is a fraction of a turn from 0 to 0.5, got {args.background_hue}")
-    if args.background_swap and args.background_photos != "debian" and not Path(args.background_photos).is_dir():
-        p.error(f"--background-photos {args.background_photos}: not a folder (or 'debian')")
+    for source in args.background_photos if args.background_swap else ():
+        if source not in BACKGROUND_COLLECTIONS and not Path(source).is_dir():
+            p.error(f"--background-photos {source}: not a folder (or one of {', '.join(BACKGROUND_COLLECTIONS)})")
     if args.crop_size % 4:
         p.error(f"--crop-size must be a multiple of 4 (SegFormer's output stride, on which CutMix boxes lie), got {args.crop_size}")
     if args.cps_weight > 0 and args.unlabeled_batch_size < 2:
@@ -347,11 +350,15 @@ def background_photos(args: argparse.Namespace) -> tuple[Path, ...]:
     """The pictures --background-swap draws from (none when it is off)."""
     if args.background_swap == 0:
         return ()
-    folder = fetch_photos() if args.background_photos == "debian" else Path(args.background_photos)
-    photos = list_photos(str(folder))
-    if not photos:
-        raise SystemExit(f"error: --background-photos {args.background_photos}: no pictures (.jpg, .png, .webp) in {folder}")
-    logger.info("background swap: p=%s over %d pictures from %s", args.background_swap, len(photos), folder)
+    photos = ()
+    for source in args.background_photos:
+        folder = fetch_photos(collection=source) if source in BACKGROUND_COLLECTIONS else Path(source)
+        found = list_photos(str(folder))
+        if not found:
+            raise SystemExit(f"error: --background-photos {source}: no pictures (.jpg, .png, .webp) in {folder}")
+        logger.info("background swap: %d pictures from %s", len(found), folder)
+        photos += found
+    logger.info("background swap: p=%s over %d pictures", args.background_swap, len(photos))
     return photos
 
 

@@ -1,74 +1,128 @@
-"""Real photographs and artwork to put behind characters, from Debian's free wallpaper packages.
+"""Real photographs and artwork to put behind characters, from Debian's free packages.
 
-Flat wallpapers teach a model little about characters over busy places; these packages hold
-nature photographs (foliage, flowers, water, stone, wood, a forest path, boats, cups), painted
-landscapes and abstract artwork. They are fetched with ``apt-get download`` (no root needed) and
-unpacked with ``dpkg -x`` into a cache outside the repository, then stored downscaled (decoding a
-5,000-pixel JPEG for every picture would cost more than drawing the characters). Each package's
-copyright file is kept beside its pictures. The dataset builder draws them behind Live2D
-characters; training can swap them in behind any labeled picture (``augment.swap_background``).
+Flat wallpapers teach a model little about characters over busy places. The ``debian``
+collection, wallpaper packages, holds nature photographs (foliage, flowers, water, stone, wood,
+a forest path, boats, cups), painted landscapes and abstract artwork; the ``games`` collection
+holds the drawn scenery of free games (painted landscapes, cartoon forests, caves, night cities,
+a concert stage), nearer to what stands behind an anime character than a photograph is. They
+are fetched with ``apt-get download`` (no root needed) and unpacked with ``dpkg -x`` into a cache
+outside the repository, then stored downscaled (decoding a 5,000-pixel JPEG for every picture
+would cost more than drawing the characters). Each package's copyright file is kept beside its
+pictures. The dataset builder draws them behind Live2D characters; training can swap them in
+behind any labeled picture (``augment.swap_background``).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from animeparse.live2d.characters import Live2DError, default_cache
 
-PACKAGES = {
-    "ukui-wallpapers": "CC-BY-SA-3.0 (Ubuntu Kylin community)",
-    "mate-backgrounds": "GPL-2+ (MATE desktop contributors)",
-    "plasma-workspace-wallpapers": "GPL-2+ (KDE Visual Design Group)",
-}
-"""Debian packages used, with the license their copyright files state (checked file by file)."""
 
-TERMS = "; ".join(f"{package}, {license}" for package, license in PACKAGES.items())
-"""The packages and their licenses in one line, for dataset and model cards."""
+@dataclass(frozen=True)
+class Package:
+    """A Debian package of pictures: the license its copyright file states, and where in the
+    unpacked package its backgrounds are (a game ships sprites, icons and menus beside them)."""
+
+    license: str
+    pictures: str = "**/*"
+    skip: tuple[str, ...] = ()
+    """Patterns (fnmatch, on the path inside the package) of pictures left out: ones with a
+    character in them, which behind a labeled character would be taught as background."""
+
+
+COLLECTIONS: dict[str, dict[str, Package]] = {
+    # wallpapers: nature photographs, painted landscapes, abstract artwork
+    "debian": {
+        "ukui-wallpapers": Package("CC-BY-SA-3.0 (Ubuntu Kylin community)"),
+        "mate-backgrounds": Package("GPL-2+ (MATE desktop contributors)"),
+        "plasma-workspace-wallpapers": Package("GPL-2+ (KDE Visual Design Group)"),
+    },
+    # drawn scenery, as behind characters in games and visual novels: painted landscapes,
+    # cartoon forests, caves, cities, a concert stage
+    "games": {
+        "wesnoth-1.16-data": Package("GPL-2 (The Battle for Wesnoth Project)",
+                                     "usr/share/games/wesnoth/1.16/data/core/images/story/*"),
+        "supertux-data": Package("GPL-3+ (SuperTux Devel Team)", "usr/share/games/supertux2/images/background/*/*",
+                                 skip=("*/misc/*",)),
+        "hedgewars-data": Package("GPL-2 (Hedgewars Project)", "usr/share/games/hedgewars/Data/Themes/*/Sky.png"),
+    },
+}
+"""Named sets of Debian packages to draw backgrounds from (copyright files checked file by file)."""
+
+PACKAGES = COLLECTIONS["debian"]
+"""The wallpaper packages: the default set, which the dataset builder draws from."""
+
+
+def terms(collection: str = "debian") -> str:
+    """The packages of a collection and their licenses in one line, for dataset and model cards."""
+    return "; ".join(f"{name}, {package.license}" for name, package in COLLECTIONS[collection].items())
+
+
+TERMS = terms("debian")
+
+TITLES = {"debian": "Debian's wallpaper packages", "games": "the drawn scenery of Debian's free games"}
+
+
+def describe(collection: str) -> str:
+    """A collection in words, with its packages and their licenses."""
+    return f"{TITLES[collection]} ({terms(collection)})"
 
 MAX_SIDE = 1024
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 MIN_SIDE = 400
 """Pictures smaller than this (icons, thumbnails) are skipped."""
+TRANSPARENT_SHARE = 0.01
+"""Pictures with more see-through pixels than this are layers meant to sit over others (a game's
+parallax foreground), not backgrounds: skipped."""
 
 
-def photo_folder(cache: Path | None = None) -> Path:
-    return (cache or default_cache()) / "photos"
+def photo_folder(cache: Path | None = None, collection: str = "debian") -> Path:
+    """Where a collection's pictures are kept: one subfolder per package."""
+    return (cache or default_cache()) / ("photos" if collection == "debian" else f"photos-{collection}")
 
 
-def fetch(cache: Path | None = None) -> Path:
-    """Download and unpack each of :data:`PACKAGES` not fetched yet; return the folder of
-    downscaled pictures (one subfolder per package, each with its copyright file)."""
-    out = photo_folder(cache)
-    missing = [package for package in PACKAGES if not (out / package / ".complete").is_file()]
+def fetch(cache: Path | None = None, collection: str = "debian") -> Path:
+    """Download and unpack each package of a collection (:data:`COLLECTIONS`) not fetched yet;
+    return the folder of downscaled pictures (one subfolder per package, each with its copyright
+    file)."""
+    if collection not in COLLECTIONS:
+        raise ValueError(f"unknown collection of backgrounds {collection!r}; choose one of {sorted(COLLECTIONS)}")
+    packages = COLLECTIONS[collection]
+    out = photo_folder(cache, collection)
+    missing = [name for name in packages if not (out / name / ".complete").is_file()]
     if not missing:
         return out
     apt, dpkg = shutil.which("apt-get"), shutil.which("dpkg")
     if apt is None or dpkg is None:
-        raise Live2DError("fetching background photographs needs Debian's apt-get and dpkg; "
+        raise Live2DError("fetching background pictures needs Debian's apt-get and dpkg; "
                           "pass a folder of your own pictures instead")
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run([apt, "download", *missing], cwd=tmp, capture_output=True, text=True)
         if done.returncode != 0:
             raise Live2DError(f"apt-get download {' '.join(missing)} failed:\n{done.stderr.strip()[-2000:]}")
         for deb in Path(tmp).glob("*.deb"):
-            package = deb.name.split("_")[0]
-            root = Path(tmp) / package
+            name = deb.name.split("_")[0]
+            root = Path(tmp) / name
             subprocess.run([dpkg, "-x", str(deb), str(root)], check=True)
-            dest = out / package
+            dest = out / name
             shutil.rmtree(dest, ignore_errors=True)  # a half-stored package from an interrupted fetch
             dest.mkdir(parents=True)
             for copyright in root.rglob("copyright"):
                 shutil.copy(copyright, dest / "copyright")
-            for i, src in enumerate(wallpaper_files(root)):
+            for i, src in enumerate(wallpaper_files(root, packages[name])):
                 _store(src, dest / f"{i:03d}_{_picture_name(src)}.jpg")
-            (dest / ".complete").write_text(f"{package}: {PACKAGES[package]}\n")
+            (dest / ".complete").write_text(f"{name}: {packages[name].license}\n")
     return out
 
 
@@ -76,10 +130,15 @@ SIZE_NAME = re.compile(r"\d+x\d+")
 """A picture named by its size: KDE ships each wallpaper as ``NAME/contents/images/WxH.ext``."""
 
 
-def wallpaper_files(root: Path) -> list[Path]:
-    """The pictures of an unpacked package, each once: of the size variants of one wallpaper (a
-    folder of ``WxH`` files) only the largest, and no preview screenshots."""
-    pictures = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.stem != "screenshot")
+def wallpaper_files(root: Path, package: Package = Package("")) -> list[Path]:
+    """The pictures of an unpacked package where it keeps its backgrounds, each once: of the
+    size variants of one wallpaper (a folder of ``WxH`` files) only the largest, and no preview
+    screenshots."""
+    pictures = sorted(
+        p for p in root.glob(package.pictures)
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.stem != "screenshot"
+        and not any(fnmatch.fnmatch(p.relative_to(root).as_posix(), pattern) for pattern in package.skip)
+    )
     largest: dict[Path, Path] = {}
     chosen = []
     for p in pictures:
@@ -109,10 +168,17 @@ def list_photos(folder: str) -> tuple[Path, ...]:
 def _store(src: Path, dest: Path) -> None:
     try:
         with Image.open(src) as img:
-            if min(img.size) < MIN_SIDE:
+            if min(img.size) < MIN_SIDE or _see_through(img) > TRANSPARENT_SHARE:
                 return
             img = img.convert("RGB")
             img.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
             img.save(dest, quality=92)
     except OSError:  # a package may carry files PIL cannot read (SVG renamed, truncated): skip them
         return
+
+
+def _see_through(img: Image.Image) -> float:
+    """The share of a picture's pixels that are not fully opaque (0 for a picture without alpha)."""
+    if img.mode not in ("RGBA", "LA", "PA") and not (img.mode == "P" and "transparency" in img.info):
+        return 0.0
+    return float((np.asarray(img.convert("RGBA").getchannel("A")) < 255).mean())
