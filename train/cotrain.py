@@ -159,7 +159,7 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--background-swap", type=float, default=0.0, metavar="P",
                    help="probability that a labeled crop's background (class 0) is replaced by a crop of one of "
                         "--background-photos (0 = off)")
-    g.add_argument("--background-photos", metavar="DIR|debian|games", nargs="+", default=["debian"],
+    g.add_argument("--background-photos", metavar="|".join(["DIR", *BACKGROUND_COLLECTIONS]), nargs="+", default=["debian"],
                    help="pictures for --background-swap, from one or more sources: a folder (any depth), 'debian' "
                         "for the Debian wallpaper packages the Live2D builder uses, 'games' for the drawn scenery of "
                         "Debian's free games (each collection fetched once into the cache)")

@@ -60,10 +60,6 @@ COLLECTIONS: dict[str, dict[str, Package]] = {
 }
 """Named sets of Debian packages to draw backgrounds from (copyright files checked file by file)."""
 
-PACKAGES = COLLECTIONS["debian"]
-"""The wallpaper packages: the default set, which the dataset builder draws from."""
-
-
 def terms(collection: str = "debian") -> str:
     """The packages of a collection and their licenses in one line, for dataset and model cards."""
     return "; ".join(f"{name}, {package.license}" for name, package in COLLECTIONS[collection].items())
@@ -89,6 +85,7 @@ parallax foreground), not backgrounds: skipped."""
 
 def photo_folder(cache: Path | None = None, collection: str = "debian") -> Path:
     """Where a collection's pictures are kept: one subfolder per package."""
+    # the wallpapers keep the folder they had before there were collections: caches stay valid
     return (cache or default_cache()) / ("photos" if collection == "debian" else f"photos-{collection}")
 
 
