@@ -3,11 +3,13 @@
     python app.py                                            # models/animeparse-b0, offline
     python app.py --model-a OWNER/NAME-a --model-b OWNER/NAME-b
     python app.py --backend onnx                             # ONNX Runtime: each model's onnx/ export
+    python app.py --no-flip                                  # one forward pass per model, not two (faster)
     ANIMEPARSE_MODEL_A=OWNER/NAME-a ANIMEPARSE_MODEL_B=OWNER/NAME-b python app.py   # a Space's settings
     python app.py --save-repo my-corrections --label-queue ~/unlabeled   # where corrections go; what to label next
 
 Each model setting is a Hub id or a local checkpoint folder. Both co-trained branches are loaded
-once, at start. A prediction keeps each branch's logits in the session (``gr.State``): class
+once, at start; each answers with its mean over the picture and its mirror image unless
+--no-flip. A prediction keeps each branch's logits in the session (``gr.State``): class
 toggles, opacity, views and the 16/13-class switch redraw from them without running a model.
 Choosing a branch that has not run on the current image yet (B after A, say) runs it once.
 
@@ -84,6 +86,9 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
                         help="branch B: Hub id or local folder (env ANIMEPARSE_MODEL_B)")
     parser.add_argument("--backend", default=env.get("ANIMEPARSE_BACKEND", "torch"), choices=BACKENDS,
                         help="run the models with PyTorch or ONNX Runtime (their onnx/ exports; env ANIMEPARSE_BACKEND)")
+    parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=env.get("ANIMEPARSE_FLIP", "1") != "0",
+                        help="average each model over the picture and its mirror image: better parts, twice the model "
+                             "time (default; --no-flip or env ANIMEPARSE_FLIP=0 for the plain forward pass)")
     parser.add_argument("--save-repo", type=Path, default=Path(env.get("ANIMEPARSE_SAVE_REPO", "animeparse-corrections")),
                         help="local Datasets repo folder that corrected parses are saved to; made on the first save "
                              "(env ANIMEPARSE_SAVE_REPO; default ./animeparse-corrections)")
@@ -105,7 +110,7 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def load_models(models: dict[str, str], backend: str = "torch") -> dict[str, Branch]:
+def load_models(models: dict[str, str], backend: str = "torch", flip: bool = True) -> dict[str, Branch]:
     """Load the branches, or stop with a message that says how to point the app at models."""
     for name, source in models.items():
         if is_local(source) and not Path(source).is_dir():
@@ -115,14 +120,14 @@ def load_models(models: dict[str, str], backend: str = "torch") -> dict[str, Bra
                 "or python app.py --model-a ... --model-b ..."
             )
     try:
-        return load_branches(models, backend)
+        return load_branches(models, backend, flip)
     except ModelLoadError as e:
         raise SystemExit(f"animeparse app: {e}") from None
 
 
 # Imported (tests, benchmarks), the app takes its settings from the environment alone.
 SETTINGS = read_settings(sys.argv[1:] if __name__ == "__main__" else [])
-MODELS = load_models({"A": SETTINGS.model_a, "B": SETTINGS.model_b}, SETTINGS.backend)
+MODELS = load_models({"A": SETTINGS.model_a, "B": SETTINGS.model_b}, SETTINGS.backend, SETTINGS.flip)
 SCHEMA = model_schema(MODELS["A"][0])
 SCHEMAS = schema_choices(SCHEMA)  # "16" -> 16 classes, "13" -> the 13-class merge
 SHARED_NAMES = set.intersection(*(set(s.names) for s in SCHEMAS.values()))

@@ -1,10 +1,11 @@
 """The batch command: parse many images, write index maps, color maps and (optionally) overlays.
 
     animeparse-predict INPUT_DIR_OR_FILES --out DIR [--overlays]
-    python -m animeparse.predict INPUT_DIR_OR_FILES --out DIR [--overlays] [--backend onnx]
+    python -m animeparse.predict INPUT_DIR_OR_FILES --out DIR [--overlays] [--backend onnx] [--no-flip]
 
 ``--backend onnx`` runs the models' ``onnx/`` exports (``python -m animeparse.export MODEL``) with
-ONNX Runtime; the outputs are the same.
+ONNX Runtime; the outputs are the same. Each model answers with its mean over the picture and its
+mirror image, as in the app; ``--no-flip`` takes one forward pass, as ``pipeline()`` does.
 
 Inference is :mod:`animeparse.inference`, the pictures :mod:`animeparse.drawing`; this module only
 reads the command line, the input files and writes the outputs.
@@ -48,6 +49,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run the models with PyTorch, or with ONNX Runtime (needs each model's onnx/ export: python -m animeparse.export MODEL)",
     )
     parser.add_argument("--use", default=ENSEMBLE, choices=USES, help="which branch to use, or A+B: their average")
+    parser.add_argument(
+        "--no-flip", dest="flip", action="store_false",
+        help="one forward pass per model (twice as fast); by default each model is averaged over the image and its mirror image",
+    )
     parser.add_argument(
         "--classes", default=None, help="class count of the output: 16, or 13 for the merge (default: the models')"
     )
@@ -133,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     models = {"A": args.model_a, "B": args.model_b}
     try:
-        branches = load_branches({name: models[name] for name in needed_branches(args.use)}, args.backend)
+        branches = load_branches({name: models[name] for name in needed_branches(args.use)}, args.backend, args.flip)
     except ModelLoadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

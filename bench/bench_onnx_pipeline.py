@@ -9,8 +9,9 @@ the bare ONNX forward it wraps.
    the label maps are the same (``--count 0`` skips it).
 2. The app's API handler (``app.parse``, model A, 16 classes) on the first picture vs the bare
    forward pass alone on that picture's preprocessed input, interleaved, for each backend (ONNX
-   Runtime's ``session.run``; PyTorch's ``model(pixel_values)``): the ratio is the app's overhead
-   (reading, preprocessing, upsampling, argmax, writing the PNG).
+   Runtime's ``session.run``; PyTorch's ``model(pixel_values)``) with and without the flip (then
+   the forward pass is on the picture and its mirror image, a batch of two): the ratio is the
+   app's overhead (reading, preprocessing, averaging, upsampling, argmax, writing the PNG).
 Times are medians measured side by side in one process; quote the ratios.
 """
 
@@ -29,7 +30,7 @@ import torch
 from PIL import Image
 
 from animeparse.images import load_rgb, pad_to_square
-from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B
+from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, FlipAveraged
 from animeparse.model import model_input
 from animeparse.predict import collect_inputs
 from animeparse.predict import main as predict_main
@@ -57,8 +58,9 @@ def same_labels(a: Path, b: Path) -> float:
     return same / total
 
 
-def load_app(backend: str, models: dict[str, str]):
-    os.environ.update(ANIMEPARSE_BACKEND=backend, ANIMEPARSE_MODEL_A=models["A"], ANIMEPARSE_MODEL_B=models["B"])
+def load_app(backend: str, models: dict[str, str], flip: bool):
+    os.environ.update(ANIMEPARSE_BACKEND=backend, ANIMEPARSE_MODEL_A=models["A"], ANIMEPARSE_MODEL_B=models["B"],
+                      ANIMEPARSE_FLIP=str(int(flip)))
     spec = importlib.util.spec_from_file_location("animeparse_app", ROOT / "app.py")
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
@@ -78,15 +80,20 @@ def batch_command(pictures: list[Path], models: dict[str, str]) -> None:
 
 
 def app_vs_forward(app, backend: str, picture: Path, repeats: int) -> None:
-    """app.parse (model A, 16 classes) vs the bare forward pass it wraps, timed in turns."""
+    """app.parse (model A, 16 classes) vs the bare forward pass it wraps, timed in turns. With the
+    flip, that pass is the model on a batch of two (the picture and its mirror image)."""
     model, processor = app.MODELS["A"]
+    flip = isinstance(model, FlipAveraged)
+    model = model.model if flip else model
     image = load_rgb(picture)
     pixel_values = model_input(processor, pad_to_square(image))
+    if flip:
+        pixel_values = np.concatenate([pixel_values, pixel_values[..., ::-1]])
     if backend == "onnx":
-        feed = {"pixel_values": pixel_values}
+        feed = {"pixel_values": np.ascontiguousarray(pixel_values)}
         forward = lambda: model.session.run(None, feed)  # noqa: E731
     else:
-        tensor = torch.from_numpy(pixel_values)
+        tensor = torch.from_numpy(np.ascontiguousarray(pixel_values))
 
         def forward():
             with torch.inference_mode():
@@ -104,8 +111,8 @@ def app_vs_forward(app, backend: str, picture: Path, repeats: int) -> None:
         bare_ms.append((time.perf_counter() - t) * 1000)
     a, b = statistics.median(app_ms), statistics.median(bare_ms)
     engine = {"onnx": "ONNX", "torch": "PyTorch"}[backend]
-    print(f"\napp.parse ({backend}, model A) on {picture.name} ({image.width}x{image.height}, model input "
-          f"{pixel_values.shape[2]}x{pixel_values.shape[3]}): {a:.0f} ms; bare {engine} forward {b:.0f} ms; "
+    print(f"\napp.parse ({backend}, {'flip' if flip else 'no flip'}, model A) on {picture.name} ({image.width}x{image.height}, model input "
+          f"{len(pixel_values)}x{pixel_values.shape[2]}x{pixel_values.shape[3]}): {a:.0f} ms; bare {engine} forward {b:.0f} ms; "
           f"ratio {a / b:.2f}")
 
 
@@ -133,7 +140,8 @@ def main() -> None:
     # ---------------------------------------------------------------- the app vs the bare forward
     picture = pictures[0]
     for backend in ("onnx", "torch"):
-        app_vs_forward(load_app(backend, models), backend, picture, args.app_repeats)
+        for flip in (False, True):
+            app_vs_forward(load_app(backend, models, flip), backend, picture, args.app_repeats)
 
 
 if __name__ == "__main__":

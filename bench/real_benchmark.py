@@ -15,6 +15,10 @@ overview figure are written to --out; the art may not be redistributed, so keep 
 
     python bench/real_benchmark.py --dataset ~/animeparse-runs/data/live2d_parts --out outputs/real_benchmark
     python bench/real_benchmark.py --dataset DIR --model-a RUN/model_a --model-b RUN/model_b --out outputs/run_bench
+    python bench/real_benchmark.py --dataset DIR --no-flip --out outputs/plain   # one forward pass per model
+
+The models answer as in the app and the batch command: each averaged over the picture and its
+mirror image, unless --no-flip.
 """
 
 from __future__ import annotations
@@ -162,6 +166,9 @@ def main() -> None:
     parser.add_argument("--no-renpy", action="store_true", help="skip the Ren'Py sprite check")
     parser.add_argument("--input-size", type=int, default=None, metavar="PX",
                         help="run the models at PX x PX instead of their processors' size (to choose an inference size)")
+    parser.add_argument("--no-flip", dest="flip", action="store_false",
+                        help="one forward pass per model, as pipeline() gives (default: as the app, each model averaged "
+                             "over the picture and its mirror image)")
     parser.add_argument("--out", type=Path, required=True, help="folder for metrics.json and the figures")
     args = parser.parse_args()
     if args.limit is not None and args.limit < 1:
@@ -172,7 +179,7 @@ def main() -> None:
     dataset = load_parsing_dataset(args.dataset)
     if args.split not in dataset:
         parser.error(f"--split {args.split!r}: {args.dataset} has {sorted(dataset)}")
-    branches = load_branches({"A": args.model_a, "B": args.model_b})
+    branches = load_branches({"A": args.model_a, "B": args.model_b}, flip=args.flip)
     if args.input_size is not None:
         for _, processor in branches.values():
             processor.size = {"height": args.input_size, "width": args.input_size}
@@ -184,7 +191,7 @@ def main() -> None:
         print_renpy(renpy)
     print_parts(result)
     print_summary(result, renpy)
-    record = {"models": {"A": args.model_a, "B": args.model_b}, "dataset": args.dataset, "split": args.split,
+    record = {"models": {"A": args.model_a, "B": args.model_b}, "dataset": args.dataset, "split": args.split, "flip": args.flip,
               "input_size": args.input_size or next(iter(branches.values()))[1].size["height"], **result,
               "renpy": {f"{v}/{u}": s for (v, u), s in (renpy or {}).items()}}
     (args.out / "metrics.json").write_text(json.dumps(record, indent=2))

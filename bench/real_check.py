@@ -135,12 +135,14 @@ def main() -> None:
     parser.add_argument("--model-a", default=DEFAULT_MODEL_A, help="branch A: Hub id or local folder")
     parser.add_argument("--model-b", default=DEFAULT_MODEL_B, help="branch B: Hub id or local folder")
     parser.add_argument("--backgrounds", type=int, default=3, help="busy backgrounds per sprite")
+    parser.add_argument("--no-flip", dest="flip", action="store_false",
+                        help="one forward pass per model (default: each averaged over the picture and its mirror image)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the overlays")
     args = parser.parse_args()
     if args.backgrounds < 0:
         parser.error("--backgrounds must be >= 0")
 
-    branches = load_branches({"A": args.model_a, "B": args.model_b})
+    branches = load_branches({"A": args.model_a, "B": args.model_b}, flip=args.flip)
     with tempfile.TemporaryDirectory() as tmp:
         scores = renpy_check(args.renpy or unpack_packages(Path(tmp)), branches, args.out, args.backgrounds)
     print_renpy(scores)

@@ -29,7 +29,8 @@ def remeasure(dest: Path, dataset: str, batch_size: int = 4) -> dict:
     """The metrics.json of ``dest`` with every split measured again on ``dataset``, written with
     the cards rendered from it."""
     metrics = json.loads((dest / "metrics.json").read_text())
-    branches = load_branches({b: str(dest / folder) for b, folder in FOLDERS.items()})
+    # the plain forward pass: a card reports what training measured and pipeline() gives
+    branches = load_branches({b: str(dest / folder) for b, folder in FOLDERS.items()}, flip=False)
     (model_a, processor), (model_b, _) = branches["A"], branches["B"]
     schema = model_schema(model_a)
     ds = load_parsing_dataset(dataset)

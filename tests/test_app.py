@@ -22,7 +22,7 @@ from animeparse.images import MAX_PIXELS, fit_within, pad_to_square, square_wind
 from animeparse.labels import SCHEMA_13, SCHEMA_16
 from animeparse.branches import ENSEMBLE
 from animeparse.drawing import color_map, overlay
-from animeparse.inference import load_branches, predict, rank_by_disagreement
+from animeparse.inference import FlipAveraged, load_branches, predict, rank_by_disagreement
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -179,7 +179,8 @@ def test_browser_session(app, page, reference, tmp_path):
         page.locator(LABELS_LINK).click()
     downloaded = np.asarray(Image.open(download.value.path()))
 
-    model, processor = reference["A"]  # transformers' own map of the picture padded to a square
+    # transformers' own map of the picture padded to a square, from the model's flip-averaged output
+    model, processor = reference["A"]
     side, top, left = square_window(*rgb.shape[:2])
     with torch.inference_mode():
         outputs = model(**processor(images=pad_to_square(Image.fromarray(rgb)), return_tensors="pt"))
@@ -519,3 +520,14 @@ def test_missing_models_stop_the_app_with_a_hint(tmp_path):
     assert result.returncode == 1
     assert f"no model A: {tmp_path / 'missing'} is not a folder" in result.stderr
     assert "ANIMEPARSE_MODEL_A" in result.stderr and "--model-a" in result.stderr
+
+
+def test_flip_setting_from_environment_or_command_line(app, monkeypatch):
+    """The app flips by default; ANIMEPARSE_FLIP=0 (a Space's setting) or --no-flip turns it off,
+    and a command-line option overrides the environment."""
+    assert all(isinstance(model, FlipAveraged) for model, _ in app.MODELS.values())
+    assert app.read_settings([]).flip
+    assert not app.read_settings(["--no-flip"]).flip
+    monkeypatch.setenv("ANIMEPARSE_FLIP", "0")
+    assert not app.read_settings([]).flip
+    assert app.read_settings(["--flip"]).flip

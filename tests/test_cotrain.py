@@ -176,8 +176,9 @@ def test_exported_model_works_in_pipeline_and_matches_the_reported_metrics(cps_r
 
 def test_13_class_metrics_measure_the_maps_the_app_returns(cps_run):
     """One 13-class rule: training's merged metrics equal the evaluate module scoring the 13-class
-    maps that the app and the batch command make (members' probabilities summed, then argmax)."""
-    branches = load_branches({b: str(cps_run / f"model_{b.lower()}") for b in ("A", "B")})
+    maps that the app and the batch command make (members' probabilities summed, then argmax),
+    from the plain forward pass that training measures (the app's --no-flip)."""
+    branches = load_branches({b: str(cps_run / f"model_{b.lower()}") for b in ("A", "B")}, flip=False)  # as training
     for use in ("A", "B", ENSEMBLE):
         preds, refs = [], []
         for seed in SPLITS["validation"]:

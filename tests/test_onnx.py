@@ -21,7 +21,7 @@ from animeparse.export import (
     FP32_FILE, LOGIT_TOLERANCE, ONNX_DIR, QUANTIZED_FILE, ExportError, _FusedHead, check, export_checkpoint, main, trace_size,
 )
 from animeparse.branches import ENSEMBLE
-from animeparse.inference import load_branches, predict
+from animeparse.inference import FlipAveraged, load_branches, predict
 from animeparse.labels import SCHEMA_16
 from animeparse.model import ModelLoadError, load_model, make_processor, save_model, scratch_config
 from animeparse.predict import main as predict_main
@@ -211,9 +211,9 @@ def test_app_onnx_backend_gives_the_torch_label_maps(onnx_model_dir, tmp_path, m
     spec = importlib.util.spec_from_file_location("animeparse_app_onnx", ROOT / "app.py")
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
-    assert all(isinstance(model, OnnxSegmenter) for model, _ in app.MODELS.values())
+    assert all(isinstance(model, FlipAveraged) and isinstance(model.model, OnnxSegmenter) for model, _ in app.MODELS.values())
 
-    image = render(5, 120).image.crop((0, 0, 120, 90))
+    image = render(6, 120).image.crop((0, 0, 120, 90))
     path = tmp_path / "girl.png"
     image.save(path)
     label_file, names = app.parse({"path": str(path)}, ENSEMBLE, "16")

@@ -91,6 +91,25 @@ def test_ensemble_is_argmax_of_averaged_probabilities(branches):
     assert (prediction.labels("A", SCHEMA_16) != prediction.labels("B", SCHEMA_16)).any()
 
 
+def test_flip_averages_each_model_over_the_mirror_image(tiny_branch_dirs):
+    """By default a branch answers with the mean of its model's logits on the picture and, mirrored
+    back, on its mirror image: one batch of two, exactly mirror-symmetric; flip=False is the
+    plain forward pass."""
+    plain, processor = load_branches({"A": str(tiny_branch_dirs["A"])}, flip=False)["A"]
+    flipped, _ = load_branches({"A": str(tiny_branch_dirs["A"])})["A"]
+    pixels = torch.from_numpy(model_input(processor, random_image(64, 64, seed=3)))
+    with torch.inference_mode():
+        one, mirrored = plain(pixel_values=pixels).logits, plain(pixel_values=pixels.flip(-1)).logits
+        got = flipped(pixel_values=pixels).logits
+        assert torch.equal(flipped(pixel_values=pixels.flip(-1)).logits, got.flip(-1))
+    torch.testing.assert_close(got, (one + mirrored.flip(-1)) / 2, rtol=0, atol=1e-5)  # batch of two vs two of one
+    assert (got - one).abs().max() > 1e-3  # the mirror image really changes the answer
+    image = random_image(40, 56, seed=4)
+    assert (predict({"A": (flipped, processor)}, image, "A").labels("A", SCHEMA_16)
+            != predict({"A": (plain, processor)}, image, "A").labels("A", SCHEMA_16)).any()
+    assert flipped.config.id2label == plain.config.id2label  # the wrapped model's config, as the app reads it
+
+
 def test_ensemble_of_one_model_twice_is_that_model(tiny_branch_dirs):
     same = load_branches({"A": str(tiny_branch_dirs["A"]), "B": str(tiny_branch_dirs["A"])})
     prediction = predict(same, random_image(40, 56, seed=2), ENSEMBLE)
@@ -378,6 +397,16 @@ def test_batch_command_13_classes_and_clean_exit(inputs, tiny_branch_dirs, branc
     assert "wrote 3 of 3 images" in capsys.readouterr().err
 
 
+def test_batch_command_no_flip_gives_the_plain_forward_pass(inputs, tiny_branch_dirs, branches, tmp_path):
+    (inputs / "broken.png").unlink()
+    assert main(batch_args(inputs, tiny_branch_dirs, tmp_path / "plain", "--no-flip")) == 0
+    plain = load_branches({name: str(path) for name, path in tiny_branch_dirs.items()}, flip=False)
+    image = Image.open(inputs / "plain.png")
+    labels = np.asarray(Image.open(tmp_path / "plain" / "labels" / "plain.png"))
+    np.testing.assert_array_equal(labels, predict(plain, image, ENSEMBLE).labels(ENSEMBLE, SCHEMA_16))
+    assert (labels != predict(branches, image, ENSEMBLE).labels(ENSEMBLE, SCHEMA_16)).any()  # the default flips
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -454,7 +483,8 @@ def test_training_evaluation_scores_the_maps_predict_makes_of_pictures_that_are_
     from animeparse.labels import remap_table
     from animeparse.metrics import confusion_matrix
 
-    branches = load_branches({name: str(path) for name, path in tiny_branch_dirs.items()})
+    # training measures the plain forward pass, as pipeline() gives it
+    branches = load_branches({name: str(path) for name, path in tiny_branch_dirs.items()}, flip=False)
     images = [random_image(72, 40, seed=5), random_image(30, 64, seed=6)]
     labels = [np.random.default_rng(i).integers(0, 16, (im.height, im.width)).astype(np.uint8) for i, im in enumerate(images)]
     expected = []
