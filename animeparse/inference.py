@@ -52,7 +52,9 @@ MAX_SIDE = 2048
 models see 512 px anyway, and full-size score maps of bigger images would take gigabytes."""
 
 Branch = tuple[SegformerForSemanticSegmentation, SegformerImageProcessorPil]
-"""A loaded model and its image processor, as :func:`animeparse.model.load_model` returns them."""
+"""A loaded model and its image processor, as :func:`animeparse.model.load_model` returns them; the
+model may stand in for one (an ONNX Runtime session, a :class:`FlipAveraged` wrapper): all that
+is used of it is ``model(pixel_values=...).logits``, ``config``, ``device`` and ``dtype``."""
 
 
 # ---------------------------------------------------------------- models
