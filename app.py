@@ -87,8 +87,8 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--backend", default=env.get("ANIMEPARSE_BACKEND", "torch"), choices=BACKENDS,
                         help="run the models with PyTorch or ONNX Runtime (their onnx/ exports; env ANIMEPARSE_BACKEND)")
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=env.get("ANIMEPARSE_FLIP", "1") != "0",
-                        help="average each model over the picture and its mirror image: better parts, twice the model "
-                             "time (default; --no-flip or env ANIMEPARSE_FLIP=0 for the plain forward pass)")
+                        help="average each model over the picture and its mirror image: better parts, more model time "
+                             "(default; --no-flip or env ANIMEPARSE_FLIP=0 for the plain forward pass)")
     parser.add_argument("--save-repo", type=Path, default=Path(env.get("ANIMEPARSE_SAVE_REPO", "animeparse-corrections")),
                         help="local Datasets repo folder that corrected parses are saved to; made on the first save "
                              "(env ANIMEPARSE_SAVE_REPO; default ./animeparse-corrections)")

@@ -51,7 +51,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--use", default=ENSEMBLE, choices=USES, help="which branch to use, or A+B: their average")
     parser.add_argument(
         "--no-flip", dest="flip", action="store_false",
-        help="one forward pass per model (twice as fast); by default each model is averaged over the image and its mirror image",
+        help="one forward pass per model (faster); by default each model is averaged over the image and its mirror image",
     )
     parser.add_argument(
         "--classes", default=None, help="class count of the output: 16, or 13 for the merge (default: the models')"

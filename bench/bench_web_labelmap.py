@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("pictures", nargs="+", type=Path)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    branch = load_branches({"A": DEFAULT_MODEL_A}, flip=False)["A"]  # the page runs one forward pass
+    branch = load_branches({"A": DEFAULT_MODEL_A})["A"]
     script = NODE_BENCH % (ROOT / "web" / "labelmap.js").as_uri()
     print(f"{'picture':32} {'size':>10} {'dense ms':>9} {'shortcut ms':>12} {'ratio':>6} {'pixels differ':>14}")
     with tempfile.TemporaryDirectory() as tmp:

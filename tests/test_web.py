@@ -77,7 +77,7 @@ def page(site):
 @pytest.fixture(scope="module")
 def python_branches(site):
     _, model_dir = site
-    return load_branches({"A": str(model_dir)}, flip=False)  # the page runs one forward pass
+    return load_branches({"A": str(model_dir)})  # the page flips as the app does
 
 
 def picture(seed: int, width: int, height: int) -> Image.Image:

@@ -4,7 +4,9 @@
 //   1. pad to a square, repeating the edge pixels (animeparse.images.pad_to_square),
 //   2. resize to the processor's size with PIL's bilinear filter (8-bit fixed point, as Pillow),
 //   3. rescale and normalise with the processor's mean and std,
-//   4. logits upsampled bilinearly to the square (align_corners=False, as PyTorch), the picture's
+//   4. the model on those pixels and on their mirror image (one batch of two), the mean of the two
+//      logits, the second mirrored back (animeparse.inference.FlipAveraged),
+//   5. logits upsampled bilinearly to the square (align_corners=False, as PyTorch), the picture's
 //      window of it, argmax.
 import { AutoModel, Tensor, env } from "@huggingface/transformers";
 import { labelMap, squareWindow } from "./labelmap.js";
@@ -129,10 +131,28 @@ function pixelValues(rgb, width, height, processor) {
   const scale = processor.do_rescale === false ? 1 : processor.rescale_factor ?? 1 / 255;
   const mean = processor.do_normalize === false ? [0, 0, 0] : processor.image_mean;
   const std = processor.do_normalize === false ? [1, 1, 1] : processor.image_std;
-  const data = new Float32Array(3 * h * w);
+  // Two pictures: the square, then its mirror image (each row reversed).
+  const data = new Float32Array(2 * 3 * h * w), mirror = 3 * h * w;
   for (let c = 0; c < 3; c++)
-    for (let p = 0; p < h * w; p++) data[c * h * w + p] = (resized[p * 3 + c] * scale - mean[c]) / std[c];
-  return new Tensor("float32", data, [1, 3, h, w]);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const p = y * w + x, v = (resized[p * 3 + c] * scale - mean[c]) / std[c];
+        data[c * h * w + p] = v;
+        data[mirror + c * h * w + y * w + (w - 1 - x)] = v;
+      }
+  return new Tensor("float32", data, [2, 3, h, w]);
+}
+
+// The mean of a batch of two's logits (C, h, w each), the second mirrored back; float32 like PyTorch.
+function flipAveraged(logits) {
+  const [, C, h, w] = logits.dims, n = C * h * w, out = new Float32Array(n);
+  for (let c = 0; c < C; c++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const p = (c * h + y) * w + x;
+        out[p] = Math.fround(Math.fround(logits.data[p] + logits.data[n + (c * h + y) * w + (w - 1 - x)]) / 2);
+      }
+  return { data: out, dims: [1, C, h, w] };
 }
 
 // ---------------------------------------------------------------- drawing
@@ -208,7 +228,8 @@ async function main() {
       const { rgb, width, height } = await readRGB(file);
       const started = performance.now();
       const { logits } = await model({ pixel_values: pixelValues(rgb, width, height, processor) });
-      const labels = labelMap(logits.data, logits.dims, height, width);
+      const mean = flipAveraged(logits);
+      const labels = labelMap(mean.data, mean.dims, height, width);
       const ms = performance.now() - started;
       last = { rgb, labels, width, height };
       redraw();
