@@ -65,7 +65,7 @@ def main() -> None:
     print(f"app prediction of a {args.image}x{args.image} picture, {torch.get_num_threads()} threads, "
           f"median of {args.rounds} rounds; ratio to 512 px plain, same model choice")
     print(f"  {'input':>6} {'flip':>5} {'model':>6} {'ms':>8} {'ratio':>6}")
-    for (size, flip), _ in apps.items():
+    for size, flip in apps:
         for use in uses:
             ms = med[(size, flip), use]
             print(f"  {size:>6} {'yes' if flip else 'no':>5} {use:>6} {ms:8.1f} {ms / med[(512, False), use]:6.2f}")
