@@ -79,9 +79,14 @@ class FlipAveraged:
     def __getattr__(self, name: str):  # config, device, dtype, eval(), an ONNX session...
         return getattr(self.model, name)
 
+    @staticmethod
+    def mirrored_batch(pixel_values: torch.Tensor) -> torch.Tensor:
+        """The batch the model runs on: the pixels, then their mirror images."""
+        return torch.cat([pixel_values, pixel_values.flip(-1)])
+
     def __call__(self, pixel_values: torch.Tensor) -> SemanticSegmenterOutput:
         n = len(pixel_values)
-        logits = self.model(pixel_values=torch.cat([pixel_values, pixel_values.flip(-1)])).logits
+        logits = self.model(pixel_values=self.mirrored_batch(pixel_values)).logits
         # a + b == b + a in floating point too, hence the exact symmetry
         return SemanticSegmenterOutput(logits=(logits[:n] + logits[n:].flip(-1)) / 2)
 

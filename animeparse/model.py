@@ -60,10 +60,11 @@ def model_input(processor: SegformerImageProcessorPil, image: Image.Image) -> np
     rgb = np.asarray(image.convert("RGB").resize((size["width"], size["height"]), processor.resample))
     # a mean or std may be one number for all channels
     mean, std = (tuple(np.broadcast_to(v, 3).tolist()) for v in (processor.image_mean, processor.image_std))
-    table = _normalized_values(processor.rescale_factor, mean, std)
-    # channel c's value v sits at table[c * 256 + v]: one gather, straight into (3, H, W)
-    index = rgb.transpose(2, 0, 1) + np.arange(0, 768, 256, dtype=np.int16)[:, None, None]
-    return table.take(index)[None]
+    table = _normalized_values(processor.rescale_factor, mean, std).reshape(3, 256)
+    pixel_values = np.empty((1, 3, *rgb.shape[:2]), np.float32)
+    for channel in range(3):  # one gather per channel, straight into its plane
+        table[channel].take(rgb[..., channel], out=pixel_values[0, channel])
+    return pixel_values
 
 
 @functools.lru_cache(maxsize=4)

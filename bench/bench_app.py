@@ -27,6 +27,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -68,8 +69,11 @@ def random_pair(work: Path, size: int) -> dict[str, Path]:
     return model_dirs
 
 
-def import_app(model_dirs: dict[str, Path]):
+def import_app(model_dirs: Mapping[str, str | Path], **settings: str):
+    """app.py as a module, loaded with the models ``{"A": dir, "B": dir}`` and other settings by
+    their environment names without the prefix (``FLIP="0"``, ``BACKEND="onnx"``)."""
     os.environ.update({f"ANIMEPARSE_MODEL_{name}": str(path) for name, path in model_dirs.items()})
+    os.environ.update({f"ANIMEPARSE_{key}": value for key, value in settings.items()})
     spec = importlib.util.spec_from_file_location("animeparse_app", ROOT / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -43,8 +43,7 @@ def main() -> None:
     for size in (args.size, 512):
         pair = random_pair(work / str(size), size)
         for flip in (False, True):
-            os.environ["ANIMEPARSE_FLIP"] = str(int(flip))
-            apps[size, flip] = import_app(pair)
+            apps[size, flip] = import_app(pair, FLIP=str(int(flip)))
     classes = list(apps[512, False].SCHEMA.names[1:])
 
     def parse(app, use: str) -> None:

@@ -18,9 +18,9 @@ Times are medians measured side by side in one process; quote the ratios.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +35,8 @@ from animeparse.model import model_input
 from animeparse.predict import collect_inputs
 from animeparse.predict import main as predict_main
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_app, beside this file
+from bench_app import import_app  # noqa: E402
 
 
 def batch(pictures: list[Path], out: Path, backend: str, models: dict[str, str]) -> float:
@@ -56,15 +57,6 @@ def same_labels(a: Path, b: Path) -> float:
         same += int((x == y).sum())
         total += x.size
     return same / total
-
-
-def load_app(backend: str, models: dict[str, str], flip: bool):
-    os.environ.update(ANIMEPARSE_BACKEND=backend, ANIMEPARSE_MODEL_A=models["A"], ANIMEPARSE_MODEL_B=models["B"],
-                      ANIMEPARSE_FLIP=str(int(flip)))
-    spec = importlib.util.spec_from_file_location("animeparse_app", ROOT / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    return app
 
 
 def batch_command(pictures: list[Path], models: dict[str, str]) -> None:
@@ -88,7 +80,7 @@ def app_vs_forward(app, backend: str, picture: Path, repeats: int) -> None:
     image = load_rgb(picture)
     pixel_values = model_input(processor, pad_to_square(image))
     if flip:
-        pixel_values = np.concatenate([pixel_values, pixel_values[..., ::-1]])
+        pixel_values = FlipAveraged.mirrored_batch(torch.from_numpy(pixel_values)).numpy()
     if backend == "onnx":
         feed = {"pixel_values": np.ascontiguousarray(pixel_values)}
         forward = lambda: model.session.run(None, feed)  # noqa: E731
@@ -141,7 +133,8 @@ def main() -> None:
     picture = pictures[0]
     for backend in ("onnx", "torch"):
         for flip in (False, True):
-            app_vs_forward(load_app(backend, models, flip), backend, picture, args.app_repeats)
+            app = import_app(models, BACKEND=backend, FLIP=str(int(flip)))
+            app_vs_forward(app, backend, picture, args.app_repeats)
 
 
 if __name__ == "__main__":
