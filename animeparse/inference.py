@@ -118,13 +118,17 @@ def load_branches(models: Mapping[str, str], backend: str = "torch", flip: bool 
     return branches
 
 
-@torch.inference_mode()
 def branch_logits(branch: Branch, image: Image.Image) -> torch.Tensor:
     """One forward pass on the picture padded to a square: (C, h, w) float32 logits at the
     model's output resolution."""
     model, processor = branch
-    pixel_values = torch.from_numpy(model_input(processor, pad_to_square(image)))
-    logits = model(pixel_values=pixel_values.to(model.device, model.dtype)).logits
+    return model_logits(model, model_input(processor, pad_to_square(image)))
+
+
+@torch.inference_mode()
+def model_logits(model, pixel_values: np.ndarray) -> torch.Tensor:
+    """The (C, h, w) float32 logits of a model on (1, 3, H, W) ``pixel_values``."""
+    logits = model(pixel_values=torch.from_numpy(pixel_values).to(model.device, model.dtype)).logits
     return logits[0].float().cpu()
 
 
@@ -350,12 +354,19 @@ class Prediction:
     def run(self, branches: Mapping[str, Branch], use: str) -> "Prediction":
         """Run the branches ``use`` needs that have not run yet on this image."""
         missing = [b for b in needed_branches(use) if b not in self.logits]
-        if missing:
-            image = Image.fromarray(self.image)
-            for name in missing:
-                if name not in branches:
-                    raise ValueError(f"model {name} is not loaded; loaded: {sorted(branches)}")
-                self.logits[name] = branch_logits(branches[name], image)
+        if not missing:
+            return self
+        for name in missing:
+            if name not in branches:
+                raise ValueError(f"model {name} is not loaded; loaded: {sorted(branches)}")
+        square = pad_to_square(Image.fromarray(self.image))
+        inputs: dict[str, np.ndarray] = {}  # co-trained branches share one processor: prepare the pixels once
+        for name in missing:
+            model, processor = branches[name]
+            key = processor.to_json_string()
+            if key not in inputs:
+                inputs[key] = model_input(processor, square)
+            self.logits[name] = model_logits(model, inputs[key])
         return self
 
     def labels(self, use: str, schema: Schema) -> np.ndarray:

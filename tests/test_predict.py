@@ -110,6 +110,26 @@ def test_flip_averages_each_model_over_the_mirror_image(tiny_branch_dirs):
     assert flipped.config.id2label == plain.config.id2label  # the wrapped model's config, as the app reads it
 
 
+def test_ensemble_prepares_the_pixels_once_per_processor(branches, monkeypatch):
+    """Branches with the same processor settings share one model input; a branch whose processor
+    differs (another size) gets its own, and each branch's logits are its own forward pass."""
+    import animeparse.inference as inference
+
+    prepared = []
+    monkeypatch.setattr(inference, "model_input", lambda p, img: prepared.append(p.size) or model_input(p, img))
+    image = random_image(40, 56, seed=5)
+    predict(branches, image, ENSEMBLE)
+    assert len(prepared) == 1
+
+    model_b, _ = branches["B"]
+    mixed = {"A": branches["A"], "B": (model_b, make_processor(96))}
+    prediction = predict(mixed, image, ENSEMBLE)
+    assert len(prepared) == 3
+    for name, side in (("A", 64), ("B", 96)):
+        assert prediction.logits[name].shape[1:] == (side // 4, side // 4)
+        torch.testing.assert_close(prediction.logits[name], transformers_logits(mixed[name], pad_to_square(image))[0])
+
+
 def test_ensemble_of_one_model_twice_is_that_model(tiny_branch_dirs):
     same = load_branches({"A": str(tiny_branch_dirs["A"]), "B": str(tiny_branch_dirs["A"])})
     prediction = predict(same, random_image(40, 56, seed=2), ENSEMBLE)
