@@ -14,8 +14,9 @@ of it, then argmax. For a square picture, one branch in its own classes is exact
 transformers' ``post_process_semantic_segmentation`` (``pipeline()`` squashes other pictures). The
 A+B ensemble and coarser schemas work on probabilities: the ensemble averages the branches'
 softmax, and a merged class (13-class "eyes" = eyes + eyebrows) gets the sum of its members'
-probabilities. :func:`label_tensor` applies the rule; for one branch in its own classes on the CPU
-it takes :func:`upsampled_argmax`, which gives the same map without computing the full-size scores.
+probabilities. :func:`label_tensor` applies the rule; in the models' own classes on the CPU it
+takes :func:`upsampled_argmax` (one branch) or :func:`ensemble_argmax` (several), which give the
+same maps without computing the full-size scores.
 
 What a branch's logits are is chosen when it is loaded: by default (:func:`load_branches`) the
 mean of the model's on the picture and on its mirror image (:class:`FlipAveraged`), the app's and
@@ -154,14 +155,20 @@ def class_scores(logits: Sequence[torch.Tensor], size: tuple[int, int], schema: 
     """
     if len(logits) == 1 and target == schema:
         return _upsample(logits[0], size)
-    first, *others = logits
-    probs = _upsample(first, size).softmax(0)
-    for more in others:  # in place: these are (C, H, W) floats at full image size
-        probs += _upsample(more, size).softmax(0)
-    probs /= len(logits)
+    probs = _mean_probabilities([_upsample(x, size) for x in logits])
     if target == schema:
         return probs
     return merge_probabilities(probs, remap_table(schema, target), target.num_classes)
+
+
+def _mean_probabilities(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The mean of the branches' softmax over classes (dim 0) of same-shaped logits."""
+    first, *others = logits
+    probs = first.softmax(0)
+    for more in others:  # in place: these may be (C, H, W) floats at full image size
+        probs += more.softmax(0)
+    probs /= len(logits)
+    return probs
 
 
 def label_map(scores: torch.Tensor) -> torch.Tensor:
@@ -173,10 +180,12 @@ def label_map(scores: torch.Tensor) -> torch.Tensor:
 def label_tensor(logits: Sequence[torch.Tensor], size: tuple[int, int], schema: Schema, target: Schema) -> torch.Tensor:
     """(H, W) integer label map, on the logits' device, of the branches whose (C, h, w) ``logits``
     are given, in the classes of ``target``: the :func:`label_map` of their :func:`class_scores`.
-    One branch in its own classes on the CPU goes through :func:`upsampled_argmax`, the same map
-    without the full-size scores; on an accelerator the dense rule is fast and stays there."""
-    if len(logits) == 1 and target == schema and logits[0].device.type == "cpu":
-        return torch.from_numpy(upsampled_argmax(logits[0], size))
+    In their own classes on the CPU, one branch goes through :func:`upsampled_argmax` and several
+    through :func:`ensemble_argmax`: the same maps without the full-size scores. On an accelerator
+    the dense rule is fast and stays there."""
+    if target == schema and logits[0].device.type == "cpu":
+        shortcut = upsampled_argmax(logits[0], size) if len(logits) == 1 else ensemble_argmax(logits, size)
+        return torch.from_numpy(shortcut)
     return label_map(class_scores(logits, size, schema, target))
 
 
@@ -219,11 +228,8 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     j0, w0, w1 = (a[left : left + width] for a in _source_pixels(w, side, fused))
     down, right = np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
 
-    # Uniform cells: the same class leads by the margin at all four corners.
-    top2 = np.partition(grid, num_classes - 2, axis=2)[..., num_classes - 2 :]
-    leader = np.where(_beats(top2[..., 1], top2[..., 0]), grid.argmax(2), -1)
-    uniform = (leader >= 0) & (leader == leader[down]) & (leader == leader[:, right])
-    uniform &= leader == leader[down][:, right]
+    leader = _cell_leader(grid, down, right)
+    uniform = leader >= 0
     labels = np.where(uniform, leader, 0).astype(np.uint8).take(j0, axis=1).take(i0, axis=0)
 
     # The other pixels as (low-res row i, output column x) pairs, each standing for the output rows
@@ -253,6 +259,71 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
         scores = _lerp(horizontal(i, x, cls)[:, None], h0[y], horizontal(down[i], x, cls)[:, None], h1[y], fused)
         labels[y, x] = _first_maximum(scores, cls)
     return labels
+
+
+ENSEMBLE_CHUNK = 1 << 18
+"""Pixels interpolated at a time by :func:`ensemble_argmax` (bounds its memory: 16 classes x 8 bytes each)."""
+
+ENSEMBLE_DENSE_SHARE = 0.3
+"""Above this share of pixels left to compute one by one, :func:`ensemble_argmax` takes the dense
+rule: each such pixel costs it 2-4x what the dense rule spends per pixel. A trained pair leaves
+under a quarter (Ren'Py sprites and scenes: 0-24%, one sprite 35%); two unrelated models, nearly all."""
+
+
+def ensemble_argmax(logits: Sequence[torch.Tensor], size: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8 class ids of several branches in their own classes: the first-maximum argmax of
+    the mean of their softmax over their (C, h, w) ``logits`` upsampled as :func:`class_scores`
+    does, without the (C, H, W) scores at every pixel.
+
+    Why it is the same map: in a cell of the logit grid where each branch's logits lead with the
+    same class by :data:`SAFE_MARGIN` at all four corners, each branch's interpolated logits lead
+    with it everywhere inside (see :func:`upsampled_argmax`), so each branch's softmax ranks it
+    first by a margin far above float rounding, and so does the mean: the block is painted with it.
+    The other pixels (boundaries, and where the branches disagree) get the dense rule's own
+    numbers: every class's logits interpolated as torch's CPU kernel does, then torch's softmax,
+    sum and argmax on just those pixels (elementwise the same operations as on the whole picture).
+    """
+    height, width = size
+    side, top, left = square_window(height, width)
+    dense = lambda: label_map(_mean_probabilities([_upsample(x, size) for x in logits])).numpy().astype(np.uint8)  # noqa: E731
+    if side + side <= 128:  # torch's other kernel (see upsampled_argmax); small anyway
+        return dense()
+    grids = [np.ascontiguousarray(x.detach().float().cpu().numpy().transpose(1, 2, 0)) for x in logits]  # (h, w, C)
+    h, w, _ = grids[0].shape
+    fused = _torch_fuses()
+    i0, h0, h1 = (a[top : top + height] for a in _source_pixels(h, side, fused))
+    j0, w0, w1 = (a[left : left + width] for a in _source_pixels(w, side, fused))
+    down, right = np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
+
+    leader = _cell_leader(grids[0], down, right)
+    for grid in grids[1:]:
+        leader = np.where(leader == _cell_leader(grid, down, right), leader, -1)
+    pending = (leader < 0).take(j0, axis=1).take(i0, axis=0)
+    if pending.mean() > ENSEMBLE_DENSE_SHARE:
+        return dense()
+    labels = np.where(leader >= 0, leader, 0).astype(np.uint8).take(j0, axis=1).take(i0, axis=0)
+    ys, xs = np.nonzero(pending)
+    for start in range(0, len(ys), ENSEMBLE_CHUNK):
+        y, x = ys[start : start + ENSEMBLE_CHUNK], xs[start : start + ENSEMBLE_CHUNK]
+        row, col, below, beside = i0[y], j0[x], down[i0[y]], right[j0[x]]
+        wa, wb, ha, hb = w0[x, None], w1[x, None], h0[y, None], h1[y, None]
+        upsampled = [  # (C, pixels) logits, each branch's: along the row first, then between rows, as torch does
+            torch.from_numpy(_lerp(_lerp(g[row, col], wa, g[row, beside], wb, fused), ha,
+                                   _lerp(g[below, col], wa, g[below, beside], wb, fused), hb, fused).T.copy())
+            for g in grids
+        ]
+        labels[y, x] = label_map(_mean_probabilities(upsampled)).numpy()
+    return labels
+
+
+def _cell_leader(grid: np.ndarray, down: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """(h, w) per cell of (h, w, C) logits (the cell whose top left corner is that point): the class
+    that leads all others by :data:`SAFE_MARGIN` at all four of its corners, or -1."""
+    num_classes = grid.shape[2]
+    top2 = np.partition(grid, num_classes - 2, axis=2)[..., num_classes - 2 :]
+    leader = np.where(_beats(top2[..., 1], top2[..., 0]), grid.argmax(2), -1)
+    same = (leader == leader[down]) & (leader == leader[:, right]) & (leader == leader[down][:, right])
+    return np.where(same, leader, -1)
 
 
 @functools.cache

@@ -193,6 +193,32 @@ def test_upsampled_argmax_is_the_dense_rule(grid, whole):
             np.testing.assert_array_equal(got, expected, err_msg=f"seed {seed}, size {size}")
 
 
+@pytest.mark.parametrize("whole", [False, True], ids=["smooth", "ties"])
+def test_ensemble_argmax_is_the_dense_rule(whole, monkeypatch):
+    """The ensemble shortcut is exactly the argmax of the branches' mean softmax at full size: for
+    two branches that mostly agree (as a trained pair does), at the sizes of the one-branch test,
+    exact ties included; and for two unrelated branches, where it hands over to the dense rule."""
+    import animeparse.inference as inference
+
+    sizes = [(70, 90), (333, 701), (700, 334), (256, 192), (64, 64), (40, 100), (1, 300), (10, 7)]
+    for seed in range(2):
+        a = smooth_logits(seed, (48, 40), whole)
+        b = 0.8 * a + 0.2 * smooth_logits(seed + 10, (48, 40), False)  # mostly a's classes
+        pairs = {"agree": (a, b.round() if whole else b), "unrelated": (a, smooth_logits(seed + 20, (48, 40), whole)),
+                 "same": (a, a.clone())}  # with whole numbers: exact ties, broken as the dense rule breaks them
+        for kind, pair in pairs.items():
+            for share in (1.0, inference.ENSEMBLE_DENSE_SHARE):  # 1.0: every pixel through the shortcut
+                monkeypatch.setattr(inference, "ENSEMBLE_DENSE_SHARE", share)
+                for size in sizes:
+                    expected = label_map(class_scores(list(pair), size, SCHEMA_16, SCHEMA_16)).numpy().astype(np.uint8)
+                    got = inference.ensemble_argmax(list(pair), size)
+                    assert got.dtype == np.uint8 and got.shape == size
+                    np.testing.assert_array_equal(got, expected, err_msg=f"seed {seed}, {kind}, share {share}, size {size}")
+            monkeypatch.undo()
+        assert (pairs["agree"][0].argmax(0) == pairs["agree"][1].argmax(0)).float().mean() > 0.7
+        assert len(pairs["agree"][0].argmax(0).unique()) > 3
+
+
 def test_label_tensor_keeps_each_rule_and_stays_on_the_logits_device():
     """On the CPU the one-branch shortcut and the dense rule give the same maps; on another device
     (here "meta", which computes shapes only) the map is made there, never through numpy."""
