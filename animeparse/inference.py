@@ -286,8 +286,8 @@ def ensemble_argmax(logits: Sequence[torch.Tensor], size: tuple[int, int]) -> np
     height, width = size
     side, top, left = square_window(height, width)
     dense = lambda: label_map(_mean_probabilities([_upsample(x, size) for x in logits])).numpy().astype(np.uint8)  # noqa: E731
-    if side + side <= 128:  # torch's other kernel (see upsampled_argmax); small anyway
-        return dense()
+    if side + side <= 128 or len({x.shape for x in logits}) > 1:  # torch's other kernel (see
+        return dense()  # upsampled_argmax), small anyway; or branches of different input sizes
     grids = [np.ascontiguousarray(x.detach().float().cpu().numpy().transpose(1, 2, 0)) for x in logits]  # (h, w, C)
     h, w, _ = grids[0].shape
     fused = _torch_fuses()

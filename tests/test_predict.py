@@ -117,7 +117,7 @@ def test_ensemble_prepares_the_pixels_once_per_processor(branches, monkeypatch):
 
     prepared = []
     monkeypatch.setattr(inference, "model_input", lambda p, img: prepared.append(p.size) or model_input(p, img))
-    image = random_image(40, 56, seed=5)
+    image = random_image(80, 100, seed=5)
     predict(branches, image, ENSEMBLE)
     assert len(prepared) == 1
 
@@ -128,6 +128,8 @@ def test_ensemble_prepares_the_pixels_once_per_processor(branches, monkeypatch):
     for name, side in (("A", 64), ("B", 96)):
         assert prediction.logits[name].shape[1:] == (side // 4, side // 4)
         torch.testing.assert_close(prediction.logits[name], transformers_logits(mixed[name], pad_to_square(image))[0])
+    dense = class_scores([prediction.logits["A"], prediction.logits["B"]], (80, 100), SCHEMA_16, SCHEMA_16)
+    np.testing.assert_array_equal(prediction.labels(ENSEMBLE, SCHEMA_16), label_map(dense).numpy())
 
 
 def test_ensemble_of_one_model_twice_is_that_model(tiny_branch_dirs):
