@@ -88,8 +88,10 @@ class FlipAveraged:
     def __call__(self, pixel_values: torch.Tensor) -> SemanticSegmenterOutput:
         n = len(pixel_values)
         logits = self.model(pixel_values=self.mirrored_batch(pixel_values)).logits
-        # a + b == b + a in floating point too, hence the exact symmetry
-        return SemanticSegmenterOutput(logits=(logits[:n] + logits[n:].flip(-1)) / 2)
+        # a + b == b + a in floating point too, hence the exact symmetry. The mean comes out
+        # channels-last; upsampling and softmax over classes on that layout took 3-4x as long
+        # (A+B's dense rule on a 1280x720 picture: 680 vs 205 ms), hence contiguous.
+        return SemanticSegmenterOutput(logits=((logits[:n] + logits[n:].flip(-1)) / 2).contiguous())
 
     def __repr__(self) -> str:
         return f"FlipAveraged({self.model!r})"
@@ -128,11 +130,9 @@ def branch_logits(branch: Branch, image: Image.Image) -> torch.Tensor:
 
 @torch.inference_mode()
 def model_logits(model, pixel_values: np.ndarray) -> torch.Tensor:
-    """The (C, h, w) float32 logits of a model on (1, 3, H, W) ``pixel_values``, contiguous."""
+    """The (C, h, w) float32 logits of a model on (1, 3, H, W) ``pixel_values``."""
     logits = model(pixel_values=torch.from_numpy(pixel_values).to(model.device, model.dtype)).logits
-    # FlipAveraged's mean comes out channels-last; upsampling and softmax over channels on that
-    # layout took 3-4x as long (A+B's dense rule on a 1280x720 picture: 680 vs 205 ms)
-    return logits[0].float().cpu().contiguous()
+    return logits[0].float().cpu()
 
 
 # ---------------------------------------------------------------- the label-map rule
@@ -218,17 +218,13 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     not all C. Squares torch upsamples with another kernel (side <= 64) take the dense rule; they
     are small anyway.
     """
-    height, width = size
-    side, top, left = square_window(height, width)  # the picture's window of the padded square
-    if side + side <= 128:
+    if 2 * max(size) <= 128:  # the padded square's side
         return label_map(_upsample(logits, size)).cpu().numpy().astype(np.uint8)
     # numpy from here, on one thread: no parallel torch operation to schedule.
     grid = np.ascontiguousarray(logits.detach().float().cpu().numpy().transpose(1, 2, 0))  # (h, w, C)
     h, w, num_classes = grid.shape
     fused = _torch_fuses()
-    i0, h0, h1 = (a[top : top + height] for a in _source_pixels(h, side, fused))
-    j0, w0, w1 = (a[left : left + width] for a in _source_pixels(w, side, fused))
-    down, right = np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
+    (i0, h0, h1), (j0, w0, w1), down, right = _window_sources(h, w, size, fused)
 
     leader = _cell_leader(grid, down, right)
     uniform = leader >= 0
@@ -285,17 +281,13 @@ def ensemble_argmax(logits: Sequence[torch.Tensor], size: tuple[int, int]) -> np
     numbers: every class's logits interpolated as torch's CPU kernel does, then torch's softmax,
     sum and argmax on just those pixels (elementwise the same operations as on the whole picture).
     """
-    height, width = size
-    side, top, left = square_window(height, width)
     dense = lambda: label_map(_mean_probabilities([_upsample(x, size) for x in logits])).numpy().astype(np.uint8)  # noqa: E731
-    if side + side <= 128 or len({x.shape for x in logits}) > 1:  # torch's other kernel (see
+    if 2 * max(size) <= 128 or len({x.shape for x in logits}) > 1:  # torch's other kernel (see
         return dense()  # upsampled_argmax), small anyway; or branches of different input sizes
     grids = [np.ascontiguousarray(x.detach().float().cpu().numpy().transpose(1, 2, 0)) for x in logits]  # (h, w, C)
     h, w, _ = grids[0].shape
     fused = _torch_fuses()
-    i0, h0, h1 = (a[top : top + height] for a in _source_pixels(h, side, fused))
-    j0, w0, w1 = (a[left : left + width] for a in _source_pixels(w, side, fused))
-    down, right = np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
+    (i0, h0, h1), (j0, w0, w1), down, right = _window_sources(h, w, size, fused)
 
     leader = _cell_leader(grids[0], down, right)
     for grid in grids[1:]:
@@ -336,6 +328,17 @@ def _torch_fuses() -> bool:
     first, w0, w1 = _source_pixels(2, 200, fused=True)
     resized = _upsample(torch.from_numpy(ends).reshape(1, 1, 2), (1, 200))[0, 0].numpy()
     return np.array_equal(resized, _lerp(ends[first], w0, ends[np.minimum(first + 1, 1)], w1, fused=True))
+
+
+def _window_sources(h: int, w: int, size: tuple[int, int], fused: bool):
+    """For a picture of ``size`` whose padded square is upsampled from an (h, w) logit grid: its
+    output rows' and columns' :func:`_source_pixels` (first index, two weights), in the picture's
+    window; and each grid row's and column's next one (``down``, ``right``, clamped at the edge)."""
+    height, width = size
+    side, top, left = square_window(height, width)
+    rows = tuple(a[top : top + height] for a in _source_pixels(h, side, fused))
+    cols = tuple(a[left : left + width] for a in _source_pixels(w, side, fused))
+    return rows, cols, np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
 
 
 def _source_pixels(n_in: int, n_out: int, fused: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -82,10 +82,10 @@ def app_vs_forward(app, backend: str, picture: Path, repeats: int) -> None:
     if flip:
         pixel_values = FlipAveraged.mirrored_batch(torch.from_numpy(pixel_values)).numpy()
     if backend == "onnx":
-        feed = {"pixel_values": np.ascontiguousarray(pixel_values)}
+        feed = {"pixel_values": pixel_values}
         forward = lambda: model.session.run(None, feed)  # noqa: E731
     else:
-        tensor = torch.from_numpy(np.ascontiguousarray(pixel_values))
+        tensor = torch.from_numpy(pixel_values)
 
         def forward():
             with torch.inference_mode():
