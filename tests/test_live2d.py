@@ -58,6 +58,17 @@ def test_every_drawable_of_the_model_is_mapped(character):
     assert {"hair", "face", "eyes", "eyebrows", "mouth", "skin", "arms", "legs", "top", "bottom"} <= words
 
 
+def test_installing_a_model_keeps_the_models_installed(cache, tmp_path):
+    """npm removes the packages an install does not name: installing a second model into a cache
+    must leave the first one there (it deleted every other character)."""
+    copy = tmp_path / "cache"
+    package = ClassTable.load(MODEL).package
+    shutil.copytree(cache / "node_modules" / package, copy / "node_modules" / package)
+    install(["haruto"], copy)  # about 0.5 MB from npm
+    for model in (MODEL, "haruto"):
+        assert (copy / "node_modules" / ClassTable.load(model).package / "package.json").is_file(), model
+
+
 def test_render_is_deterministic_and_seeds_differ(cache):
     a = render(3, 128, (MODEL,), str(cache))
     b = render(3, 128, (MODEL,), str(cache))

@@ -27,6 +27,8 @@ from animeparse.labels import SCHEMA_16, Schema
 from animeparse.live2d.rig import Live2DError, Mesh, Rig
 
 MAPPINGS = Path(__file__).parent / "mappings"
+PACKAGE_PREFIX = "live2d-widget-model-"
+"""What every model package's npm name starts with."""
 PACKAGE_VERSION = "1.0.5"
 """npm version of every live2d-widget-model package (the sample data has not changed since)."""
 
@@ -119,8 +121,11 @@ def install(models: list[str], cache: Path | None = None) -> Path:
         if npm is None:
             raise Live2DError("installing Live2D models needs npm (Node.js) on PATH")
         cache.mkdir(parents=True, exist_ok=True)
+        # npm removes the packages an install does not name (the cache keeps no manifest), so name
+        # the models already there too: installing one model used to delete every other one.
+        present = [d.name for d in (cache / "node_modules").glob(f"{PACKAGE_PREFIX}*") if (d / "package.json").is_file()]
         cmd = [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(cache),
-               *(f"{p}@{PACKAGE_VERSION}" for p in missing)]
+               *(f"{p}@{PACKAGE_VERSION}" for p in sorted({*missing, *present}))]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise Live2DError(f"npm could not install {', '.join(missing)}:\n{done.stderr.strip()[-2000:]}")
