@@ -27,8 +27,6 @@ from animeparse.labels import SCHEMA_16, Schema
 from animeparse.live2d.rig import Live2DError, Mesh, Rig
 
 MAPPINGS = Path(__file__).parent / "mappings"
-PACKAGE_PREFIX = "live2d-widget-model-"
-"""What every model package's npm name starts with."""
 PACKAGE_VERSION = "1.0.5"
 """npm version of every live2d-widget-model package (the sample data has not changed since)."""
 
@@ -114,8 +112,11 @@ class Character:
 def install(models: list[str], cache: Path | None = None) -> Path:
     """Install the npm packages of ``models`` into ``cache`` (skipping those present); return it."""
     cache = cache or default_cache()
-    packages = sorted({ClassTable.load(m).package for m in models})
-    missing = [p for p in packages if not (cache / "node_modules" / p / "package.json").is_file()]
+
+    def installed(package: str) -> bool:
+        return (cache / "node_modules" / package / "package.json").is_file()
+
+    missing = sorted({p for p in (ClassTable.load(m).package for m in models) if not installed(p)})
     if missing:
         npm = shutil.which("npm")
         if npm is None:
@@ -123,7 +124,7 @@ def install(models: list[str], cache: Path | None = None) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         # npm removes the packages an install does not name (the cache keeps no manifest), so name
         # the models already there too: installing one model used to delete every other one.
-        present = [d.name for d in (cache / "node_modules").glob(f"{PACKAGE_PREFIX}*") if (d / "package.json").is_file()]
+        present = {p for p in (ClassTable.load(m).package for m in available_models()) if installed(p)}
         cmd = [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(cache),
                *(f"{p}@{PACKAGE_VERSION}" for p in sorted({*missing, *present}))]
         done = subprocess.run(cmd, capture_output=True, text=True)
