@@ -292,10 +292,11 @@ def ensemble_argmax(logits: Sequence[torch.Tensor], size: tuple[int, int]) -> np
     leader = _cell_leader(grids[0], down, right)
     for grid in grids[1:]:
         leader = np.where(leader == _cell_leader(grid, down, right), leader, -1)
-    pending = (leader < 0).take(j0, axis=1).take(i0, axis=0)
+    painted = leader.astype(np.int16).take(j0, axis=1).take(i0, axis=0)  # each pixel's cell's leader
+    pending = painted < 0
     if pending.mean() > ENSEMBLE_DENSE_SHARE:
         return dense()
-    labels = np.where(leader >= 0, leader, 0).astype(np.uint8).take(j0, axis=1).take(i0, axis=0)
+    labels = np.where(pending, 0, painted).astype(np.uint8)
     ys, xs = np.nonzero(pending)
     for start in range(0, len(ys), ENSEMBLE_CHUNK):
         y, x = ys[start : start + ENSEMBLE_CHUNK], xs[start : start + ENSEMBLE_CHUNK]
