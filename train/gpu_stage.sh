@@ -5,22 +5,23 @@
 # steps as the time allows.
 #
 #   ANIMEPARSE_LIVE2D_CACHE=CACHE train/gpu_stage.sh OUT SECONDS [INIT]
-#   TWIN=crop384 TWIN_OPTIONS="--cps-weight 0 --crop-size 384" ... (another question than CPS)
+#   TWIN=lr5e-5 TWIN_OPTIONS="--cps-weight 0 --lr 5e-5" ... (another question than CPS)
 #
-# CACHE holds the Live2D packages and the photographs (`python -m animeparse.live2d.characters
-# install` and `animeparse.live2d.backgrounds.fetch` there beforehand: such a machine may have no
-# network). OUT receives the four weight files (sup_a, sup_b, TWIN_a, TWIN_b .safetensors, fp32),
-# runs.tgz (the rest of each run: metrics.json, model folders without weights, TensorBoard
-# logs) and log.txt. INIT defaults to the committed pair. A CPU works too (tried with
-# tiny counts: NUM_TRAIN, NUM_UNLABELED, NUM_SYNTH, NUM_VALIDATION, EVAL_SIZE, CROP_SIZE, PROBE,
-# MIN_STEPS). Back home, the runs as train/cotrain.py leaves them (without checkpoints):
+# CACHE holds the Live2D packages and the photographs of both collections (`python -m
+# animeparse.live2d.characters install` and `animeparse.live2d.backgrounds.fetch` there
+# beforehand: such a machine may have no network). OUT receives the four weight files (sup_a,
+# sup_b, TWIN_a, TWIN_b .safetensors, fp32), runs.tgz (the rest of each run: metrics.json, model
+# folders without weights, TensorBoard logs) and log.txt. INIT defaults to the committed pair.
+# A CPU works too (tried with tiny counts: NUM_TRAIN, NUM_UNLABELED, NUM_SYNTH, NUM_VALIDATION,
+# EVAL_SIZE, CROP_SIZE, PROBE, MIN_STEPS). Back home, the runs as train/cotrain.py leaves them
+# (without checkpoints):
 #   tar xzf OUT/runs.tgz -C RUNS; for r in sup TWIN; do for b in a b; do
 #     cp OUT/${r}_$b.safetensors RUNS/$r/model_$b/model.safetensors; done; done
 set -euo pipefail
 OUT=$(realpath "$1"); BUDGET=$2; INIT=${3:-models/animeparse-b0}
 : "${ANIMEPARSE_LIVE2D_CACHE:?set it to the folder of installed Live2D packages and photographs}"
 NUM_TRAIN=${NUM_TRAIN:-3000} NUM_UNLABELED=${NUM_UNLABELED:-3000} NUM_SYNTH=${NUM_SYNTH:-3000}
-NUM_VALIDATION=${NUM_VALIDATION:-100} EVAL_SIZE=${EVAL_SIZE:-384} CROP_SIZE=${CROP_SIZE:-256}
+NUM_VALIDATION=${NUM_VALIDATION:-100} EVAL_SIZE=${EVAL_SIZE:-384} CROP_SIZE=${CROP_SIZE:-384}
 WORK=${WORK:-/tmp/animeparse-stage}
 TWIN=${TWIN:-cps}; read -r -a TWIN_OPTIONS <<< "${TWIN_OPTIONS:---cps-weight 1.5}"
 CORES=$(nproc)
@@ -51,10 +52,11 @@ if [ "$(cat "$WORK/data-ready" 2>/dev/null)" != "$RENDERED" ]; then
 fi
 say "data ready"
 
-# The committed default's recipe (README: sup-hue), continued from INIT; CPS as in cps-mix.
+# The committed default's recipe (README: c384-bg7), continued from INIT; CPS as in cps-mix.
 RECIPE=(--dataset "$DATA" --init "$INIT/model_a" --init-b "$INIT/model_b" --lr 1e-4 --warmup-steps 20
-  --batch-size 8 --unlabeled-batch-size 8 --eval-size "$EVAL_SIZE" --crop-size "$CROP_SIZE" --scale-range 0.75 1.5
-  --ema-decay 0.99 --background-swap 0.5 --class-weight-power 0.25 --background-hue 0.5 --eval-batch-size 16
+  --batch-size 8 --unlabeled-batch-size 8 --eval-size "$EVAL_SIZE" --crop-size "$CROP_SIZE" --scale-range 0.5 1.5
+  --ema-decay 0.99 --background-swap 0.7 --background-photos debian games --class-weight-power 0.25
+  --background-hue 0.5 --eval-batch-size 16
   --test-split '' --cps-rampup-steps 200 --cps-threshold 0.7)
 # data loader processes per loader, 3/8 of the cores: the supervised run has one loader, the CPS run two
 WORKERS=$(( CORES * 3 / 8 > 0 ? CORES * 3 / 8 : 1 ))
