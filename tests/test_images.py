@@ -30,6 +30,14 @@ def test_rgba_is_composited_over_white(tmp_path):
     assert np.abs(out[0, 5].astype(int) - (228, 127, 127)).max() <= 1
 
 
+def test_compositing_is_alpha_composite_over_white_for_every_value_and_alpha():
+    value, alpha = np.meshgrid(np.arange(256), np.arange(256))
+    rgba = Image.fromarray(np.stack([value, 255 - value, value // 2, alpha], -1).astype(np.uint8), "RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    expected = np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    assert np.array_equal(pixels(load_rgb(rgba)), expected)
+
+
 def test_grayscale_and_gray_alpha(tmp_path):
     Image.fromarray(np.full((8, 8), 77, np.uint8), "L").save(tmp_path / "g.png")
     assert (pixels(load_rgb(tmp_path / "g.png")) == 77).all()

@@ -4,23 +4,26 @@
 # differs by TWIN_OPTIONS only: by default it adds --cps-weight on unlabeled pictures), as many
 # steps as the time allows.
 #
-#   ANIMEPARSE_LIVE2D_CACHE=CACHE train/gpu_stage.sh OUT SECONDS [INIT]
+#   ANIMEPARSE_LIVE2D_CACHE=CACHE train/gpu_stage.sh OUT SECONDS [INIT [TWIN_INIT]]
 #   TWIN=lr5e-5 TWIN_OPTIONS="--cps-weight 0 --lr 5e-5" ... (another question than CPS)
 #
 # CACHE holds the Live2D packages and the photographs of both collections (`python -m
 # animeparse.live2d.characters install` and `animeparse.live2d.backgrounds.fetch` there
 # beforehand: such a machine may have no network). OUT receives the four weight files (sup_a,
 # sup_b, TWIN_a, TWIN_b .safetensors, fp32), runs.tgz (the rest of each run: metrics.json, model
-# folders without weights, TensorBoard logs) and log.txt. INIT defaults to the committed pair.
+# folders without weights, TensorBoard logs) and log.txt. INIT defaults to the committed pair;
+# TWIN_INIT (default INIT) lets a second sitting continue each run from its own export.
+# NUM_SYNTH_UNLABELED renderer pictures join the unlabeled split (default 0: Live2D renders only).
 # A CPU works too (tried with tiny counts: NUM_TRAIN, NUM_UNLABELED, NUM_SYNTH, NUM_VALIDATION,
 # EVAL_SIZE, CROP_SIZE, PROBE, MIN_STEPS). Back home, the runs as train/cotrain.py leaves them
 # (without checkpoints):
 #   tar xzf OUT/runs.tgz -C RUNS; for r in sup TWIN; do for b in a b; do
 #     cp OUT/${r}_$b.safetensors RUNS/$r/model_$b/model.safetensors; done; done
 set -euo pipefail
-OUT=$(realpath "$1"); BUDGET=$2; INIT=${3:-models/animeparse-b0}
+OUT=$(realpath "$1"); BUDGET=$2; INIT=${3:-models/animeparse-b0}; TWIN_INIT=${4:-$INIT}
 : "${ANIMEPARSE_LIVE2D_CACHE:?set it to the folder of installed Live2D packages and photographs}"
 NUM_TRAIN=${NUM_TRAIN:-3000} NUM_UNLABELED=${NUM_UNLABELED:-3000} NUM_SYNTH=${NUM_SYNTH:-3000}
+NUM_SYNTH_UNLABELED=${NUM_SYNTH_UNLABELED:-0}
 NUM_VALIDATION=${NUM_VALIDATION:-100} EVAL_SIZE=${EVAL_SIZE:-384} CROP_SIZE=${CROP_SIZE:-384}
 WORK=${WORK:-/tmp/animeparse-stage}
 TWIN=${TWIN:-cps}; read -r -a TWIN_OPTIONS <<< "${TWIN_OPTIONS:---cps-weight 1.5}"
@@ -35,25 +38,32 @@ PHOTOS="$WORK/photos-build"
 mkdir -p "$PHOTOS"
 cp -r "$ANIMEPARSE_LIVE2D_CACHE/photos/ukui-wallpapers" "$ANIMEPARSE_LIVE2D_CACHE/photos/mate-backgrounds" "$PHOTOS/"
 DATA="$WORK/live2d_parts"
-# The runs write (and --overwrite clears) $WORK/NAME: a copy of INIT keeps an earlier call's export
-# there usable as the next call's start on a still-warm machine.
-INIT_COPY=$(mktemp -d "$WORK/init.XXXX")
-cp -r "$INIT/model_a" "$INIT/model_b" "$INIT_COPY/"
-INIT=$INIT_COPY
+# The runs write (and --overwrite clears) $WORK/NAME: copies of the inits keep an earlier call's
+# exports there usable as the next call's starts on a still-warm machine.
+copy_init() {  # PAIR -> a copy of its model_a and model_b
+  local copy; copy=$(mktemp -d "$WORK/init.XXXX")
+  cp -r "$1/model_a" "$1/model_b" "$copy/"
+  echo "$copy"
+}
+INIT=$(copy_init "$INIT"); TWIN_INIT=$(copy_init "$TWIN_INIT")
 # A second call on the still-warm machine reuses the data, if rendered with the same counts.
-RENDERED="train $NUM_TRAIN unlabeled $NUM_UNLABELED validation $NUM_VALIDATION synth $NUM_SYNTH"
+RENDERED="train $NUM_TRAIN unlabeled $NUM_UNLABELED validation $NUM_VALIDATION synth $NUM_SYNTH $NUM_SYNTH_UNLABELED"
 if [ "$(cat "$WORK/data-ready" 2>/dev/null)" != "$RENDERED" ]; then
   say "rendering on $CORES cores"
   rm -rf "$DATA"
   python hf_dataset/build.py live2d --out "$DATA" --num-train "$NUM_TRAIN" --num-unlabeled "$NUM_UNLABELED" \
     --num-validation "$NUM_VALIDATION" --seed 0 --size 512 --photos "$PHOTOS" --workers "$CORES"
   python hf_dataset/build.py synth --out "$DATA" --add --append --num-train "$NUM_SYNTH" --seed 0 --workers "$CORES"
+  if [ "$NUM_SYNTH_UNLABELED" -gt 0 ]; then  # another seed: pictures the labeled split does not hold
+    python hf_dataset/build.py synth --out "$DATA" --add --append --num-unlabeled "$NUM_SYNTH_UNLABELED" --seed 2 \
+      --workers "$CORES"
+  fi
   echo "$RENDERED" > "$WORK/data-ready"
 fi
 say "data ready"
 
 # The committed default's recipe (README: c384-bg7), continued from INIT; CPS as in cps-mix.
-RECIPE=(--dataset "$DATA" --init "$INIT/model_a" --init-b "$INIT/model_b" --lr 1e-4 --warmup-steps 20
+RECIPE=(--dataset "$DATA" --lr 1e-4 --warmup-steps 20
   --batch-size 8 --unlabeled-batch-size 8 --eval-size "$EVAL_SIZE" --crop-size "$CROP_SIZE" --scale-range 0.5 1.5
   --ema-decay 0.99 --background-swap 0.7 --background-photos debian games --class-weight-power 0.25
   --background-hue 0.5 --eval-batch-size 16
@@ -61,9 +71,10 @@ RECIPE=(--dataset "$DATA" --init "$INIT/model_a" --init-b "$INIT/model_b" --lr 1
 # data loader processes per loader, 3/8 of the cores: the supervised run has one loader, the CPS run two
 WORKERS=$(( CORES * 3 / 8 > 0 ? CORES * 3 / 8 : 1 ))
 export OMP_NUM_THREADS=2
-train() {  # NAME [options]
-  local name=$1; shift
-  python train/cotrain.py "${RECIPE[@]}" --cps-warmup-steps 100 --num-workers "$WORKERS" \
+train() {  # NAME INIT [options]
+  local name=$1 init=$2; shift 2
+  python train/cotrain.py "${RECIPE[@]}" --init "$init/model_a" --init-b "$init/model_b" \
+    --cps-warmup-steps 100 --num-workers "$WORKERS" \
     --output-dir "$WORK/$name" --overwrite "$@" > "$WORK/$name.log" 2>&1
 }
 elapsed() {  # seconds of training steps in a run's progress bar (tqdm: "cotrain: ... N/N [MM:SS<")
@@ -78,8 +89,8 @@ if [ -z "${STEPS:-}" ]; then
   PROBE=${PROBE:-40}
   say "probe: $PROBE steps of each side by side"
   start=$SECONDS
-  train probe-sup --cps-weight 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p1=$!
-  train probe-twin "${TWIN_OPTIONS[@]}" --cps-warmup-steps 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p2=$!
+  train probe-sup "$INIT" --cps-weight 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p1=$!
+  train probe-twin "$TWIN_INIT" "${TWIN_OPTIONS[@]}" --cps-warmup-steps 0 --max-steps $PROBE --eval-every 0 --save-every 0 --report-to none & p2=$!
   wait $p1 && wait $p2 || { tail -n 30 "$WORK"/probe-*.log; exit 1; }  # (a bare wait would wait for tee too)
   probe_wall=$(( SECONDS - start ))
   read -r twin_steps_s _ < <(elapsed "$WORK/probe-twin.log")
@@ -94,8 +105,8 @@ fi
 EVERY=$(( STEPS / 5 ))
 say "training sup and $TWIN ($(printf '%s ' "${TWIN_OPTIONS[@]}")) $STEPS steps each, evaluating every $EVERY"
 
-train sup --cps-weight 0 --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p1=$!
-train "$TWIN" "${TWIN_OPTIONS[@]}" --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p2=$!
+train sup "$INIT" --cps-weight 0 --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p1=$!
+train "$TWIN" "$TWIN_INIT" "${TWIN_OPTIONS[@]}" --max-steps "$STEPS" --eval-every "$EVERY" --save-every 0 & p2=$!
 wait $p1 || say "sup failed"; wait $p2 || say "$TWIN failed"
 for name in sup "$TWIN"; do
   grep -ho "step [0-9]*: validation mean IoU [^\r]*" "$WORK/$name.log" | sed "s/^/$name /" || true
