@@ -62,7 +62,8 @@ if [ "$(cat "$WORK/data-ready" 2>/dev/null)" != "$RENDERED" ]; then
 fi
 say "data ready"
 
-# The committed default's recipe (README: c384-bg7), continued from INIT; CPS as in cps-mix.
+# The committed default's recipe (README: c384-bg7), continued from INIT (the twin from TWIN_INIT);
+# CPS as in cps-mix.
 RECIPE=(--dataset "$DATA" --lr 1e-4 --warmup-steps 20
   --batch-size 8 --unlabeled-batch-size 8 --eval-size "$EVAL_SIZE" --crop-size "$CROP_SIZE" --scale-range 0.5 1.5
   --ema-decay 0.99 --background-swap 0.7 --background-photos debian games --class-weight-power 0.25
