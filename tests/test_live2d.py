@@ -43,7 +43,7 @@ def model_json(cache: Path) -> Path:
 
 def test_every_mapping_table_names_known_classes():
     models = available_models()
-    assert {"shizuku", "haru01", "haru02", "hibiki", "izumi", "koharu", "haruto", "chitose", "epsilon2_1"} <= set(models)
+    assert {"shizuku", "haru01", "haru02", "hibiki", "izumi", "koharu", "haruto", "chitose", "epsilon2_1", "tsumiki", "nico"} <= set(models)
     assert "miku" not in models  # excluded by Live2D's terms
     figures = {ClassTable.load(m).figure for m in models}
     assert figures == {"adult", "chibi"}
