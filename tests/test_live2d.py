@@ -194,6 +194,13 @@ def test_build_refuses_a_character_both_trained_and_held_out(capsys):
     assert "both held out and in training" in capsys.readouterr().err
 
 
+def test_build_photos_is_a_folder_or_a_collection(capsys):
+    with pytest.raises(SystemExit):
+        build.parse_args(["live2d", "--out", "/tmp/never-written", "--num-test", "2", "--photos", "/no/such/folder"])
+    assert "--photos /no/such/folder: not a folder (or one of debian, games, debian-v1)" in capsys.readouterr().err
+    assert build.parse_args(["live2d", "--out", "/tmp/never-written", "--num-test", "2", "--photos", "debian-v1"]).photos == "debian-v1"
+
+
 def test_wallpaper_files_keep_each_wallpaper_once(tmp_path):
     """KDE ships a wallpaper in several sizes (NAME/contents/images/WxH.ext) beside a preview:
     the largest size only, no preview; other pictures as they are."""
@@ -236,4 +243,9 @@ def test_game_scenery_is_taken_from_where_the_package_keeps_it(tmp_path):
     for i, src in enumerate(wallpaper_files(tmp_path, package)):
         _store(src, out / f"{i}.jpg")
     assert sorted(p.name for p in out.iterdir()) == ["0.jpg"]
-    assert set(COLLECTIONS) == {"debian", "games"} and all(p.license for c in COLLECTIONS.values() for p in c.values())
+    # the first fetch kept such layers, flattened: the collection that rebuilds live2d_parts does too
+    _store(scenery / "forest" / "trees.png", out / "kept.jpg", see_through=True)
+    assert Image.open(out / "kept.jpg").mode == "RGB"
+    assert set(COLLECTIONS) == {"debian", "games", "debian-v1"} and all(p.license for c in COLLECTIONS.values() for p in c.values())
+    assert all(p.see_through for p in COLLECTIONS["debian-v1"].values()) and not any(
+        p.see_through for name in ("debian", "games") for p in COLLECTIONS[name].values())

@@ -39,6 +39,9 @@ class Package:
     skip: tuple[str, ...] = ()
     """Patterns (fnmatch, on the path inside the package) of pictures left out: ones with a
     character in them, which behind a labeled character would be taught as background."""
+    see_through: bool = False
+    """Keep pictures with see-through pixels too (flattened to RGB, what lies under the alpha),
+    as the first fetch did: for the ``debian-v1`` collection only."""
 
 
 COLLECTIONS: dict[str, dict[str, Package]] = {
@@ -57,6 +60,12 @@ COLLECTIONS: dict[str, dict[str, Package]] = {
                                  skip=("*/misc/*",)),
         "hedgewars-data": Package("GPL-2 (Hedgewars Project)", "usr/share/games/hedgewars/Data/Themes/*/Sky.png"),
     },
+    # the wallpapers as first fetched, before plasma joined and see-through pictures were skipped:
+    # the backgrounds of live2d_parts, whose test split is the real benchmark (README)
+    "debian-v1": {
+        "ukui-wallpapers": Package("CC-BY-SA-3.0 (Ubuntu Kylin community)", see_through=True),
+        "mate-backgrounds": Package("GPL-2+ (MATE desktop contributors)", see_through=True),
+    },
 }
 """Named sets of Debian packages to draw backgrounds from (copyright files checked file by file)."""
 
@@ -65,9 +74,8 @@ def terms(collection: str = "debian") -> str:
     return "; ".join(f"{name}, {package.license}" for name, package in COLLECTIONS[collection].items())
 
 
-TERMS = terms("debian")
-
-TITLES = {"debian": "Debian's wallpaper packages", "games": "the drawn scenery of Debian's free games"}
+TITLES = {"debian": "Debian's wallpaper packages", "games": "the drawn scenery of Debian's free games",
+          "debian-v1": "Debian's wallpaper packages as first fetched"}
 
 
 def describe(collection: str) -> str:
@@ -118,7 +126,7 @@ def fetch(cache: Path | None = None, collection: str = "debian") -> Path:
             for copyright in root.rglob("copyright"):
                 shutil.copy(copyright, dest / "copyright")
             for i, src in enumerate(wallpaper_files(root, packages[name])):
-                _store(src, dest / f"{i:03d}_{_picture_name(src)}.jpg")
+                _store(src, dest / f"{i:03d}_{_picture_name(src)}.jpg", packages[name].see_through)
             (dest / ".complete").write_text(f"{name}: {packages[name].license}\n")
     return out
 
@@ -162,10 +170,10 @@ def list_photos(folder: str) -> tuple[Path, ...]:
     return tuple(sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
 
 
-def _store(src: Path, dest: Path) -> None:
+def _store(src: Path, dest: Path, see_through: bool = False) -> None:
     try:
         with Image.open(src) as img:
-            if min(img.size) < MIN_SIDE or _see_through(img) > TRANSPARENT_SHARE:
+            if min(img.size) < MIN_SIDE or (not see_through and _see_through(img) > TRANSPARENT_SHARE):
                 return
             img = img.convert("RGB")
             img.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
