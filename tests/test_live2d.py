@@ -43,7 +43,7 @@ def model_json(cache: Path) -> Path:
 
 def test_every_mapping_table_names_known_classes():
     models = available_models()
-    assert {"shizuku", "haru01", "haru02", "hibiki", "izumi", "koharu", "haruto", "chitose", "epsilon2_1", "tsumiki", "nico"} <= set(models)
+    assert {"shizuku", "haru01", "haru02", "hibiki", "izumi", "koharu", "haruto", "chitose", "epsilon2_1", "tsumiki", "nico", "nipsilon"} <= set(models)
     assert "miku" not in models  # excluded by Live2D's terms
     figures = {ClassTable.load(m).figure for m in models}
     assert figures == {"adult", "chibi"}
@@ -142,6 +142,24 @@ def test_missing_expression_is_skipped_with_a_message(cache, tmp_path):
     with pytest.warns(UserWarning, match=f"{gone}.*missing"):
         rig = Rig(package / model_json(cache).name)
     assert len(rig.expressions) == len(setting["expressions"]) - 1
+
+
+def test_a_pose_alternative_shows_and_hides_its_linked_parts(cache, tmp_path):
+    """A pose group picks one alternative; the parts its "link" names go with it (nico's and
+    nipsilon's arm sets are linked parts: without the links both sets were drawn at once)."""
+    package = tmp_path / "pkg"
+    shutil.copytree(model_json(cache).parent, package)
+    setting = json.loads((package / model_json(cache).name).read_text(encoding="utf-8-sig"))
+    group = [{"id": "PARTS_01_EYE_BALL_001"}, {"id": "PARTS_01_NOSE_001", "link": ["PARTS_01_MOUTH_001"]}]
+    (package / "test.pose.json").write_text(json.dumps({"type": "Live2D Pose", "parts_visible": [{"group": group}]}))
+    (package / model_json(cache).name).write_text(json.dumps({**setting, "pose": "test.pose.json"}))
+    rig = Rig(package / model_json(cache).name)
+    shown = []
+    for pick in (0, 1):
+        rig.show_pose([pick])
+        shown.append({m.part for m in rig.meshes()})
+    assert "PARTS_01_EYE_BALL_001" in shown[0] and not {"PARTS_01_NOSE_001", "PARTS_01_MOUTH_001"} & shown[0]
+    assert {"PARTS_01_NOSE_001", "PARTS_01_MOUTH_001"} <= shown[1] and "PARTS_01_EYE_BALL_001" not in shown[1]
 
 
 def test_corrupt_moc_names_the_file(cache, tmp_path):

@@ -116,11 +116,13 @@ class Rig:
         return found
 
     @staticmethod
-    def _pose_groups(path: Path) -> list[list[str]]:
+    def _pose_groups(path: Path) -> list[list[tuple[str, ...]]]:
+        """Each group of alternatives (one arm set or another): each alternative's part, then
+        the parts its ``link`` names, which show and hide with it (nico keeps its arms there)."""
         if not path.is_file():
             return []
         data = json.loads(path.read_text(encoding="utf-8-sig"))
-        return [[p["id"] for p in g["group"]] for g in data.get("parts_visible", [])]
+        return [[(p["id"], *p.get("link", ())) for p in g["group"]] for g in data.get("parts_visible", [])]
 
     # ------------------------------------------------------------ posing
 
@@ -157,10 +159,11 @@ class Rig:
     def show_pose(self, choice: list[int]) -> None:
         """Make part ``choice[g]`` of each pose group visible and hide its alternatives."""
         for group, pick in zip(self.pose_groups, choice):
-            for i, part in enumerate(group):
-                idx = self.model.getPartsDataIndex(part)
-                if idx >= 0:
-                    self.model.setPartsOpacity(idx, 1.0 if i == pick else 0.0)
+            for i, parts in enumerate(group):
+                for part in parts:
+                    idx = self.model.getPartsDataIndex(part)
+                    if idx >= 0:
+                        self.model.setPartsOpacity(idx, 1.0 if i == pick else 0.0)
 
     def meshes(self) -> list[Mesh]:
         """The visible drawables after the current parameters, back to front."""
