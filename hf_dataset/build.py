@@ -37,7 +37,7 @@ from animeparse.labels import SCHEMA_16, Schema, get_schema, remap, remap_table
 from animeparse.live2d import scene as live2d_scene
 from animeparse.live2d.backgrounds import COLLECTIONS as PHOTO_COLLECTIONS
 from animeparse.live2d.backgrounds import describe as describe_photos
-from animeparse.live2d.backgrounds import fetch as fetch_photos
+from animeparse.live2d.backgrounds import source_folder, source_help, source_problem
 from animeparse.live2d.characters import TERMS as LIVE2D_TERMS
 from animeparse.live2d.characters import ClassTable, available_models, install
 from animeparse.synth.batch import Renderer, RenderPool, split_seeds
@@ -256,7 +256,7 @@ def live2d_rows(args: argparse.Namespace, schema: Schema) -> dict[str, Rows]:
     models = live2d_split_models(args)
     needed = {m for split in SYNTH_SPLITS if getattr(args, f"num_{split}") for m in models[split]}
     cache = str(install(sorted(needed), args.live2d_cache))
-    photos = str(fetch_photos(args.live2d_cache, args.photos)) if args.photos in PHOTO_COLLECTIONS else args.photos
+    photos = str(source_folder(args.photos, args.live2d_cache)) if args.photos else None
     controls = {split: {"models": split_models, "cache": cache, "photos": photos} for split, split_models in models.items()}
     return rendered_rows(args, schema, "live2d", live2d_scene.render, controls)
 
@@ -288,9 +288,8 @@ def add_live2d_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heldout-models", nargs="+", metavar="MODEL", default=list(LIVE2D_HELDOUT),
                    help=f"held-out models of the validation and test splits (default: {' '.join(LIVE2D_HELDOUT)})")
     p.add_argument("--photos", metavar="|".join(["DIR", *PHOTO_COLLECTIONS]),
-                   help="background photographs: a folder of pictures, or a collection of Debian's free packages to fetch: "
-                        "'debian' (wallpapers), 'games' (game scenery), 'debian-v1' (the wallpapers as first fetched: "
-                        "live2d_parts' and the real benchmark's) (default: the procedural renderer's backgrounds only)")
+                   help=f"background photographs: {source_help()}; 'debian-v1' gives live2d_parts' and the real "
+                        "benchmark's pictures (default: the procedural renderer's backgrounds only)")
     p.add_argument("--live2d-cache", type=Path, default=None,
                    help="where npm packages and photographs are cached (default: $ANIMEPARSE_LIVE2D_CACHE or ~/.cache/animeparse/live2d)")
 
@@ -309,8 +308,8 @@ def check_live2d_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"characters {leaked} are both held out and in training; splits must not share characters")
     if not split_models["train"]:
         parser.error("--heldout-models leaves no model for training")
-    if args.photos is not None and args.photos not in PHOTO_COLLECTIONS and not Path(args.photos).is_dir():
-        parser.error(f"--photos {args.photos}: not a folder (or one of {', '.join(PHOTO_COLLECTIONS)})")
+    if args.photos is not None and (problem := source_problem(args.photos)):
+        parser.error(f"--photos {problem}")
 
 
 # ---------------------------------------------------------------- building

@@ -114,9 +114,10 @@ def test_quantized_variant_is_smaller_and_close(onnx_model_dir, onnx_branch):
     reference = onnx_branch[0](pixel_values=x).logits
     got = q_model(pixel_values=x).logits
     assert not torch.equal(got, reference)  # really another model
-    # Close, on a random model whose wide weights make int8 activations coarse: 63% of the pixels
-    # keep their class with the packages of 2026-12-06 (95%+ before); chance is about 1 in 16. The
-    # default pair keeps 99.9% (bench/onnx_agreement.py measures it on real pictures).
+    # Close, on a random model whose wide weights make int8 activations coarse. How close depends on
+    # the draw: with the packages of 2026-12-06, seed 0 draws a model that keeps 63% of the pixels'
+    # classes (95%+ with the draw of earlier packages), seeds 1-5 keep 97/94/78/98/90%.
+    # Chance is about 1 in 16. The default pair keeps 99.9% (bench/onnx_agreement.py, real pictures).
     assert (got.argmax(1) == reference.argmax(1)).float().mean() >= 0.5
 
 

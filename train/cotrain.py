@@ -39,6 +39,7 @@ from pathlib import Path
 
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
 from animeparse.live2d.backgrounds import COLLECTIONS as BACKGROUND_COLLECTIONS
+from animeparse.live2d.backgrounds import source_help, source_problem
 
 
 def import_training_libraries() -> None:
@@ -50,7 +51,7 @@ def import_training_libraries() -> None:
     global load_parsing_dataset, split_labeled, Evaluation, eval_loader, evaluate, summarize_split, write_atomic
     global IGNORE_INDEX, Schema, get_schema, remap_table, SCRATCH_SIZES, ModelLoadError, build_model, make_processor
     global save_model, TrainTransform, push_models, branch_cards, logger, balanced_weights, class_frequencies
-    global AveragedModel, get_ema_multi_avg_fn, fetch_photos, list_photos
+    global AveragedModel, get_ema_multi_avg_fn, source_folder, list_photos
     import datasets
     import numpy as np
     import torch
@@ -70,8 +71,7 @@ def import_training_libraries() -> None:
     from animeparse.evaluation import Evaluation, eval_loader, evaluate, summarize_split
     from animeparse.files import write_atomic
     from animeparse.labels import IGNORE_INDEX, Schema, get_schema, remap_table
-    from animeparse.live2d.backgrounds import fetch as fetch_photos
-    from animeparse.live2d.backgrounds import list_photos
+    from animeparse.live2d.backgrounds import list_photos, source_folder
     from animeparse.model import SCRATCH_SIZES, ModelLoadError, build_model, make_processor, save_model
     from animeparse.transforms import TrainTransform
     from model_card.hub import push_models
@@ -160,9 +160,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="probability that a labeled crop's background (class 0) is replaced by a crop of one of "
                         "--background-photos (0 = off)")
     g.add_argument("--background-photos", metavar="|".join(["DIR", *BACKGROUND_COLLECTIONS]), nargs="+", default=["debian"],
-                   help="pictures for --background-swap, from one or more sources: a folder (any depth), 'debian' "
-                        "for the Debian wallpaper packages the Live2D builder uses, 'games' for the drawn scenery of "
-                        "Debian's free games (each collection fetched once into the cache)")
+                   help=f"pictures for --background-swap, from one or more sources, each {source_help()}")
     g.add_argument("--background-hue", type=float, default=0.0, metavar="TURN",
                    help="each swapped-in picture's own color jitter: hue rotated by up to TURN of a turn (0.5: any "
                         "color), brightness, contrast and saturation by up to 30%% (0 = the picture as it is)")
@@ -229,8 +227,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if not 0 <= args.background_hue <= 0.5:
         p.error(f"--background-hue is a fraction of a turn from 0 to 0.5, got {args.background_hue}")
     for source in args.background_photos if args.background_swap else ():
-        if source not in BACKGROUND_COLLECTIONS and not Path(source).is_dir():
-            p.error(f"--background-photos {source}: not a folder (or one of {', '.join(BACKGROUND_COLLECTIONS)})")
+        if problem := source_problem(source):
+            p.error(f"--background-photos {problem}")
     if args.crop_size % 4:
         p.error(f"--crop-size must be a multiple of 4 (SegFormer's output stride, on which CutMix boxes lie), got {args.crop_size}")
     if args.cps_weight > 0 and args.unlabeled_batch_size < 2:
@@ -352,7 +350,7 @@ def background_photos(args: argparse.Namespace) -> tuple[Path, ...]:
         return ()
     photos = ()
     for source in args.background_photos:
-        folder = fetch_photos(collection=source) if source in BACKGROUND_COLLECTIONS else Path(source)
+        folder = source_folder(source)
         found = list_photos(str(folder))
         if not found:
             raise SystemExit(f"error: --background-photos {source}: no pictures (.jpg, .png, .webp) in {folder}")

@@ -82,6 +82,25 @@ def describe(collection: str) -> str:
     """A collection in words, with its packages and their licenses."""
     return f"{TITLES[collection]} ({terms(collection)})"
 
+
+def source_help() -> str:
+    """The sources an option for background pictures takes, in words, for command-line help."""
+    return "a folder of pictures (any depth), or a collection fetched once into the cache: " + ", ".join(
+        f"'{name}' ({TITLES[name]})" for name in COLLECTIONS)
+
+
+def source_problem(source: str) -> str | None:
+    """Why ``source`` cannot give background pictures (it is neither a collection nor a folder), or None."""
+    if source in COLLECTIONS or Path(source).is_dir():
+        return None
+    return f"{source}: not a folder (or one of {', '.join(COLLECTIONS)})"
+
+
+def source_folder(source: str, cache: Path | None = None) -> Path:
+    """The folder of a source of background pictures: a collection's, fetched first if need be,
+    or the folder named."""
+    return fetch(cache, source) if source in COLLECTIONS else Path(source)
+
 MAX_SIDE = 1024
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 MIN_SIDE = 400
