@@ -12,6 +12,7 @@ from animeparse.augment import (
     grayscale,
     hflip,
     random_scale_crop,
+    recolor_parts,
     swap_background,
     to_lineart,
 )
@@ -224,3 +225,50 @@ def test_augment_swaps_backgrounds_only_when_asked(tmp_path):
     background = np.asarray(out_mask) == 0
     assert np.array_equal(np.asarray(kept), np.asarray(image.resize((96, 96), Image.BILINEAR)))
     assert np.abs(np.asarray(swapped, np.int16)[background] - np.array([0, 255, 0])).mean() < 20
+
+
+def inside(region: np.ndarray, by: int = 5) -> np.ndarray:
+    """The region shrunk by ``by // 2`` pixels: away from any seam."""
+    return np.asarray(Image.fromarray(region.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(by))) > 0
+
+
+def test_recolor_parts_changes_each_group_on_its_own_and_keeps_everything_else():
+    image, mask = coded_pair((96, 80))
+    ids, before = np.asarray(mask), np.asarray(image, np.int16)
+    hair, top = inside(ids == 1), inside(ids == 9)
+    near_parts = np.asarray(Image.fromarray(np.isin(ids, (1, 9)).astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5))) > 0
+    original = before[hair].mean(0)
+    hair_colors, gray, darker, lighter = set(), 0, 0, 0
+    for seed in range(24):
+        out = np.asarray(recolor_parts(image, mask, random.Random(seed), [(1,), (9,)]), np.int16)
+        assert np.array_equal(out[~near_parts], before[~near_parts])  # background and ignored pixels
+        for region in (hair, top):
+            assert out[region].std(axis=0).max() < 1  # a flat part stays flat: shading is kept, not noise added
+        color = out[hair].mean(0)
+        hair_colors.add(tuple(np.round(color).astype(int)))
+        gray += np.ptp(color) < 0.25 * np.ptp(original)
+        darker += color.mean() < 0.7 * original.mean()
+        lighter += color.mean() > 1.2 * original.mean()
+        only_hair = np.asarray(recolor_parts(image, mask, random.Random(seed), [(1,)]), np.int16)
+        assert np.array_equal(only_hair[top], before[top])
+    assert len(hair_colors) == 24 and gray and darker and lighter
+
+
+def test_recolor_parts_keeps_a_sketch_gray_and_leaves_pictures_without_the_parts():
+    image, mask = coded_pair((96, 80))
+    gray = np.asarray(recolor_parts(grayscale(image), mask, random.Random(0), [(1,), (9,)]), np.int16)
+    assert (gray.max(axis=2) - gray.min(axis=2)).max() <= 1
+    assert recolor_parts(image, mask, random.Random(0), [(12,)]) is image
+
+
+def test_augment_recolors_parts_only_when_asked():
+    image, mask = coded_pair((96, 96))
+    plain = dict(base_size=96, crop_size=96, scale_range=(1.0, 1.0), hflip_p=0, jitter_p=0, grayscale_p=0, blur_p=0, lineart_p=0)
+    kept, _ = Augment(**plain, recolor_groups=((1,),))(image, mask, random.Random(0))
+    assert np.array_equal(np.asarray(kept), np.asarray(image.resize((96, 96), Image.BILINEAR)))
+    recolored, out_mask = Augment(**plain, recolor_p=1.0, recolor_groups=((1,),))(image, mask, random.Random(0))
+    hair = np.asarray(out_mask) == 1
+    rest = ~(np.asarray(Image.fromarray(hair.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5))) > 0)
+    hair = inside(hair)
+    assert np.abs(np.asarray(recolored, np.int16) - np.asarray(kept, np.int16))[hair].min(axis=-1).max() > 0
+    assert np.array_equal(np.asarray(recolored)[rest], np.asarray(kept)[rest])

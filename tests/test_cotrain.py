@@ -481,6 +481,7 @@ def test_unreachable_hub_init_is_a_clear_error(shapes_repo, tmp_path):
         (["--push-to-hub", "noslash"], "ORG/NAME"),
         (["--background-swap", "2"], "--background-swap is a probability"),
         (["--background-hue", "0.7"], "--background-hue is a fraction of a turn from 0 to 0.5"),
+        (["--part-recolor", "-0.1"], "--part-recolor is a probability"),
         (["--background-swap", "0.5", "--background-photos", "/no/such/folder"], "not a folder (or one of debian, games, debian-v1)"),
     ],
 )

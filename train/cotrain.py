@@ -39,6 +39,7 @@ from pathlib import Path
 
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
 from animeparse.live2d.backgrounds import COLLECTIONS as BACKGROUND_COLLECTIONS
+from animeparse.augment import RECOLOR_CLASSES
 from animeparse.live2d.backgrounds import source_help, source_problem
 
 
@@ -164,6 +165,9 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--background-hue", type=float, default=0.0, metavar="TURN",
                    help="each swapped-in picture's own color jitter: hue rotated by up to TURN of a turn (0.5: any "
                         "color), brightness, contrast and saturation by up to 30%% (0 = the picture as it is)")
+    g.add_argument("--part-recolor", type=float, default=0.0, metavar="P",
+                   help=f"probability that each of a labeled crop's {', '.join(RECOLOR_CLASSES)} is recolored on its own: "
+                        "hue turned, saturation scaled down to gray, brightness curved (0 = off)")
     g.add_argument("--hflip-p", type=float, default=0.5, help="probability of a horizontal flip")
     g.add_argument("--jitter-p", type=float, default=0.8, help="probability of color jitter")
     g.add_argument("--grayscale-p", type=float, default=0.1, help="probability of grayscale")
@@ -211,7 +215,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("--weight-decay, --cps-weight and --class-weight-power must be 0 or more")
     if not 0 <= args.ema_decay < 1:
         p.error(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
-    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p", "cps_threshold", "background_swap"]:
+    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p", "cps_threshold", "background_swap", "part_recolor"]:
         if not 0 <= getattr(args, name) <= 1:
             p.error(f"--{name.replace('_', '-')} is a probability, got {getattr(args, name)}")
     if 0 < args.max_steps <= args.warmup_steps:
@@ -368,6 +372,8 @@ def make_loaders(args: argparse.Namespace, data: Data, processor) -> tuple[DataL
         aspect_range=tuple(args.aspect_range), hflip_p=args.hflip_p,
         jitter_p=args.jitter_p, grayscale_p=args.grayscale_p, blur_p=args.blur_p, lineart_p=args.lineart_p,
         background_p=args.background_swap, background_hue=args.background_hue, photos=background_photos(args),
+        recolor_p=args.part_recolor,
+        recolor_groups=tuple((data.schema.label2id[name],) for name in RECOLOR_CLASSES if name in data.schema.label2id),
     )
     loader_kwargs = dict(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
     labeled = data.labeled.select_columns(["image", "label"]).with_transform(
