@@ -37,9 +37,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from animeparse.augment import RECOLOR_CLASSES
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
 from animeparse.live2d.backgrounds import COLLECTIONS as BACKGROUND_COLLECTIONS
-from animeparse.augment import RECOLOR_CLASSES
 from animeparse.live2d.backgrounds import source_help, source_problem
 
 

@@ -101,6 +101,7 @@ def source_folder(source: str, cache: Path | None = None) -> Path:
     or the folder named."""
     return fetch(cache, source) if source in COLLECTIONS else Path(source)
 
+
 MAX_SIDE = 1024
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 MIN_SIDE = 400
