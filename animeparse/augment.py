@@ -110,6 +110,13 @@ def blur(image: Image.Image, rng: random.Random, radius_range: tuple[float, floa
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(*radius_range)))
 
 
+def feathered_paste(image: Image.Image, other: Image.Image, region: np.ndarray) -> Image.Image:
+    """``other`` where the (H, W) bool ``region`` is, ``image`` elsewhere, the seam feathered by a
+    pixel: drawn art is anti-aliased, and a hard cut would teach that a jagged edge is an outline."""
+    keep = Image.fromarray(np.where(region, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
+    return Image.composite(image, other, keep)
+
+
 BACKGROUND_JITTER = 0.3
 """Brightness, contrast and saturation range of a swapped-in photograph's own jitter (``hue`` > 0)."""
 
@@ -123,10 +130,9 @@ def swap_background(
     warm texture is hair or foliage is clothes; behind the same parts, any picture must stay
     background. ``hue`` > 0 jitters the photograph on its own (:func:`color_jitter`, its hue
     rotated by up to ``hue`` of a turn): a few dozen photographs then come in every color, a gray
-    rock as an orange cave. The seam is feathered by a pixel (drawn art is anti-aliased, and a
-    hard cut would teach that a jagged edge is the character's outline). A grayscale picture (a
-    sketch, a manga page) gets the photograph in grayscale. Pixels labeled 255 (padding, mixed
-    drawables) stay.
+    rock as an orange cave. The seam is feathered by a pixel (:func:`feathered_paste`). A grayscale
+    picture (a sketch, a manga page) gets the photograph in grayscale. Pixels labeled 255 (padding,
+    mixed drawables) stay.
     """
     if mask is None or not photos:
         return image, mask
@@ -146,8 +152,7 @@ def swap_background(
     rgb = np.asarray(image)
     if np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True)).max() <= 2:
         crop = ImageOps.grayscale(crop).convert("RGB")
-    keep = Image.fromarray(np.where(background, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
-    return Image.composite(image, crop, keep), mask
+    return feathered_paste(image, crop, background), mask
 
 
 RECOLOR_CLASSES = ("hair", "top", "bottom", "legwear", "headwear")
@@ -164,7 +169,7 @@ def recolor_parts(image: Image.Image, mask: Image.Image, rng: random.Random, gro
     angle, saturation scaled by 0-1.5 (down to none: white, gray or black) and brightness curved,
     the shading inside kept. The labeled characters come in a few dozen colors; real ones wear
     black jackets and have white hair (both read as background by earlier models). The seam is
-    feathered by a pixel, as in :func:`swap_background`. A grayscale picture stays gray."""
+    feathered by a pixel (:func:`feathered_paste`). A grayscale picture stays gray."""
     ids = np.asarray(mask)
     hsv = np.array(image.convert("HSV"), dtype=np.float32)
     changed = np.zeros(ids.shape, bool)
@@ -180,8 +185,7 @@ def recolor_parts(image: Image.Image, mask: Image.Image, rng: random.Random, gro
     if not changed.any():
         return image
     recolored = Image.merge("HSV", [Image.fromarray(c) for c in hsv.round().astype(np.uint8).transpose(2, 0, 1)])
-    keep = Image.fromarray(np.where(changed, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
-    return Image.composite(image, recolored.convert("RGB"), keep)
+    return feathered_paste(image, recolored.convert("RGB"), changed)
 
 
 def to_lineart(image: Image.Image, radius: float = 2.0, darkness: float = 3.0) -> Image.Image:

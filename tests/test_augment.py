@@ -167,6 +167,16 @@ def test_lineart_probability(p):
     assert (np.asarray(img) == np.asarray(expected)).all() and (np.asarray(m) == np.asarray(mask)).all()
 
 
+def inside(region: np.ndarray, by: int = 5) -> np.ndarray:
+    """The region shrunk by ``by // 2`` pixels: away from any seam."""
+    return np.asarray(Image.fromarray(region.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(by))) > 0
+
+
+def around(region: np.ndarray, by: int = 5) -> np.ndarray:
+    """The region grown by ``by // 2`` pixels: its seam included."""
+    return np.asarray(Image.fromarray(region.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(by))) > 0
+
+
 def photo_folder(tmp_path, color=(10, 200, 30)):
     path = tmp_path / "photo.jpg"
     Image.new("RGB", (300, 200), color).save(path, quality=100)
@@ -179,8 +189,7 @@ def test_swap_background_changes_only_the_background(tmp_path):
     assert same_mask is mask
     ids, before, after = np.asarray(mask), np.asarray(image, np.int16), np.asarray(swapped, np.int16)
     # one pixel in from any seam: a part keeps its colors, the background is the photo's
-    grown = np.asarray(Image.fromarray((ids != 0).astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5))) > 0
-    shrunk = np.asarray(Image.fromarray((ids != 0).astype(np.uint8) * 255).filter(ImageFilter.MinFilter(5))) > 0
+    grown, shrunk = around(ids != 0), inside(ids != 0)
     assert np.abs(after - before)[shrunk].max() <= 1
     assert np.abs(after - np.array([10, 200, 30]))[~grown].max() <= 6
     assert (~grown).sum() > 1000 and shrunk.sum() > 1000
@@ -192,7 +201,7 @@ def test_swap_background_recolors_the_photo_only_when_asked(tmp_path):
     image, mask = coded_pair((96, 80))
     photos = photo_folder(tmp_path, color=(10, 200, 30))
     background = np.asarray(mask) == 0
-    interior = np.asarray(Image.fromarray((np.asarray(mask) != 0).astype(np.uint8) * 255).filter(ImageFilter.MinFilter(5))) > 0
+    interior = inside(np.asarray(mask) != 0)
     hues = set()
     for seed in range(12):
         out = swap_background(image, mask, random.Random(seed), photos, hue=0.5)[0]
@@ -227,16 +236,11 @@ def test_augment_swaps_backgrounds_only_when_asked(tmp_path):
     assert np.abs(np.asarray(swapped, np.int16)[background] - np.array([0, 255, 0])).mean() < 20
 
 
-def inside(region: np.ndarray, by: int = 5) -> np.ndarray:
-    """The region shrunk by ``by // 2`` pixels: away from any seam."""
-    return np.asarray(Image.fromarray(region.astype(np.uint8) * 255).filter(ImageFilter.MinFilter(by))) > 0
-
-
 def test_recolor_parts_changes_each_group_on_its_own_and_keeps_everything_else():
     image, mask = coded_pair((96, 80))
     ids, before = np.asarray(mask), np.asarray(image, np.int16)
     hair, top = inside(ids == 1), inside(ids == 9)
-    near_parts = np.asarray(Image.fromarray(np.isin(ids, (1, 9)).astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5))) > 0
+    near_parts = around(np.isin(ids, (1, 9)))
     original = before[hair].mean(0)
     hair_colors, gray, darker, lighter = set(), 0, 0, 0
     for seed in range(24):
@@ -268,7 +272,7 @@ def test_augment_recolors_parts_only_when_asked():
     assert np.array_equal(np.asarray(kept), np.asarray(image.resize((96, 96), Image.BILINEAR)))
     recolored, out_mask = Augment(**plain, recolor_p=1.0, recolor_groups=((1,),))(image, mask, random.Random(0))
     hair = np.asarray(out_mask) == 1
-    rest = ~(np.asarray(Image.fromarray(hair.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5))) > 0)
+    rest = ~around(hair)
     hair = inside(hair)
     assert np.abs(np.asarray(recolored, np.int16) - np.asarray(kept, np.int16))[hair].min(axis=-1).max() > 0
     assert np.array_equal(np.asarray(recolored)[rest], np.asarray(kept)[rest])
