@@ -82,8 +82,14 @@ class FlipAveraged:
 
     @staticmethod
     def mirrored_batch(pixel_values: torch.Tensor) -> torch.Tensor:
-        """The batch the model runs on: the pixels, then their mirror images."""
-        return torch.cat([pixel_values, pixel_values.flip(-1)])
+        """The batch the model runs on: the pixels, then their mirror images. On the CPU numpy
+        builds it: after a parallel torch operation, torch's idle threads spin on the cores for a
+        few milliseconds, and an ONNX Runtime run started then is slowed by as much (the app's
+        flipped parse on a 2-core CPU: 4 ms of its 120 ms forward pass)."""
+        if pixel_values.device.type != "cpu":
+            return torch.cat([pixel_values, pixel_values.flip(-1)])
+        x = pixel_values.numpy()
+        return torch.from_numpy(np.concatenate([x, x[..., ::-1]]))
 
     def __call__(self, pixel_values: torch.Tensor) -> SemanticSegmenterOutput:
         n = len(pixel_values)
@@ -221,10 +227,10 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     if 2 * max(size) <= 128:  # the padded square's side
         return label_map(_upsample(logits, size)).cpu().numpy().astype(np.uint8)
     # numpy from here, on one thread: no parallel torch operation to schedule.
-    grid = np.ascontiguousarray(logits.detach().float().cpu().numpy().transpose(1, 2, 0))  # (h, w, C)
-    h, w, num_classes = grid.shape
     fused = _torch_fuses()
-    (i0, h0, h1), (j0, w0, w1), down, right = _window_sources(h, w, size, fused)
+    window, (i0, h0, h1), (j0, w0, w1), down, right = _window_sources(*logits.shape[1:], size, fused)
+    grid = _grid(logits, window)
+    h, w, num_classes = grid.shape
 
     leader = _cell_leader(grid, down, right)
     uniform = leader >= 0
@@ -234,7 +240,7 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     # whose upper source row is i (i's band), all interpolated from the same candidates and corners.
     band = np.bincount(i0, minlength=h)
     band_start = np.cumsum(band) - band
-    pi, px = np.nonzero(~uniform.take(j0, axis=1))
+    pi, px = np.nonzero(~uniform.take(j0, axis=1) & (band > 0)[:, None])  # rows above no output row: none
     ci, cj = np.nonzero(~uniform)
     cell = np.zeros((h, w), np.int64)
     cell[ci, cj] = np.arange(len(ci))
@@ -248,12 +254,14 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
         left = flat[(rows * w + j0[x]) * num_classes + cls]
         return _lerp(left, w0[x], flat[(rows * w + right[j0[x]]) * num_classes + cls], w1[x], fused)
 
-    # Pairs with as many candidates and as high a band make one dense (K, band rows, pairs) array.
-    groups = count[pc] * (band.max() + 1) + band[pi]
+    # Pairs with as many candidates make one dense (K, rows, pairs) array, as many rows as the
+    # highest band: a lower band repeats its last row (the same pixel, written twice).
+    rows = np.arange(band.max())[:, None]
+    groups = count[pc]
     for group in np.unique(groups):
         i, x, c = (a[groups == group] for a in (pi, px, pc))
-        cls = classes[c, : count[c[0]]].T
-        y = band_start[i] + np.arange(band[i[0]])[:, None]
+        cls = classes[c, :group].T
+        y = band_start[i] + np.minimum(rows, band[i] - 1)
         scores = _lerp(horizontal(i, x, cls)[:, None], h0[y], horizontal(down[i], x, cls)[:, None], h1[y], fused)
         labels[y, x] = _first_maximum(scores, cls)
     return labels
@@ -284,10 +292,9 @@ def ensemble_argmax(logits: Sequence[torch.Tensor], size: tuple[int, int]) -> np
     dense = lambda: label_map(_mean_probabilities([_upsample(x, size) for x in logits])).numpy().astype(np.uint8)  # noqa: E731
     if 2 * max(size) <= 128 or len({x.shape for x in logits}) > 1:  # torch's other kernel (see
         return dense()  # upsampled_argmax), small anyway; or branches of different input sizes
-    grids = [np.ascontiguousarray(x.detach().float().cpu().numpy().transpose(1, 2, 0)) for x in logits]  # (h, w, C)
-    h, w, _ = grids[0].shape
     fused = _torch_fuses()
-    (i0, h0, h1), (j0, w0, w1), down, right = _window_sources(h, w, size, fused)
+    window, (i0, h0, h1), (j0, w0, w1), down, right = _window_sources(*logits[0].shape[1:], size, fused)
+    grids = [_grid(x, window) for x in logits]
 
     leader = _cell_leader(grids[0], down, right)
     for grid in grids[1:]:
@@ -332,14 +339,27 @@ def _torch_fuses() -> bool:
 
 
 def _window_sources(h: int, w: int, size: tuple[int, int], fused: bool):
-    """For a picture of ``size`` whose padded square is upsampled from an (h, w) logit grid: its
-    output rows' and columns' :func:`_source_pixels` (first index, two weights), in the picture's
-    window; and each grid row's and column's next one (``down``, ``right``, clamped at the edge)."""
+    """For a picture of ``size`` whose padded square is upsampled from an (h, w) logit grid: the
+    part of the grid its window reads (row and column slices: a tall picture reads less than half
+    the columns); its output rows' and columns' :func:`_source_pixels` (first index in that part,
+    two weights); and each of the part's rows' and columns' next one (``down``, ``right``, clamped
+    at the part's edge, which is the grid's own or a row or column read only as a next one)."""
     height, width = size
     side, top, left = square_window(height, width)
-    rows = tuple(a[top : top + height] for a in _source_pixels(h, side, fused))
-    cols = tuple(a[left : left + width] for a in _source_pixels(w, side, fused))
-    return rows, cols, np.minimum(np.arange(h) + 1, h - 1), np.minimum(np.arange(w) + 1, w - 1)
+    window, sources, following = [], [], []
+    for n, start, length in ((h, top, height), (w, left, width)):
+        first, w0, w1 = (a[start : start + length] for a in _source_pixels(n, side, fused))
+        part = slice(int(first.min()), min(int(first.max()) + 2, n))
+        count = part.stop - part.start
+        window.append(part)
+        sources.append((first - part.start, w0, w1))
+        following.append(np.minimum(np.arange(count) + 1, count - 1))
+    return tuple(window), *sources, *following
+
+
+def _grid(logits: torch.Tensor, window: tuple[slice, slice]) -> np.ndarray:
+    """(h, w, C) float32 numpy logits of the ``window`` of (C, H, W) ``logits``, C contiguous."""
+    return np.ascontiguousarray(logits.detach().float().cpu().numpy()[:, window[0], window[1]].transpose(1, 2, 0))
 
 
 def _source_pixels(n_in: int, n_out: int, fused: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
