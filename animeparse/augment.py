@@ -22,8 +22,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
+from animeparse.images import IMAGENET_MEAN, frame_window
 from animeparse.labels import IGNORE_INDEX
-from animeparse.images import IMAGENET_MEAN
 
 Pair = tuple[Image.Image, "Image.Image | None"]
 
@@ -53,10 +53,10 @@ def random_scale_crop(
     rng: random.Random,
     aspect_range: tuple[float, float] = (1.0, 1.0),
 ) -> Pair:
-    """Resize the longer side to ``base_size * s`` (s drawn from ``scale_range``), pad, crop ``crop_size``.
+    """Resize the frame's height to ``base_size * s`` (s drawn from ``scale_range``), pad, crop ``crop_size``.
 
-    That is the geometry of inference, which pads a picture to a square and resizes the square to
-    ``base_size`` (:func:`animeparse.images.pad_to_square`), so training sees parts at the sizes
+    That is the geometry of inference, which pads a picture to its frame and resizes the frame's
+    height to ``base_size`` (:func:`animeparse.images.pad_to_frame`), so training sees parts at the sizes
     and proportions inference does. An ``aspect_range`` other than (1, 1) stretches the width by
     a factor drawn log-uniformly from it (and the height by its inverse), so the models also learn
     parts at other proportions (``pipeline()`` squashes a picture that is not square).
@@ -66,9 +66,9 @@ def random_scale_crop(
     stretch = 1.0
     if aspect_range != (1.0, 1.0):  # no draw when off: runs without it keep their random stream
         stretch = math.sqrt(math.exp(rng.uniform(math.log(aspect_range[0]), math.log(aspect_range[1]))))
-    longest = max(image.size)  # a square's ratios are exactly 1: the sizes of earlier runs
-    width = max(1, round(side * stretch * (image.width / longest)))
-    height = max(1, round(side / stretch * (image.height / longest)))
+    frame_height = frame_window(image.height, image.width)[0]  # a square's: its side, the sizes of earlier runs
+    width = max(1, round(side * stretch * (image.width / frame_height)))
+    height = max(1, round(side / stretch * (image.height / frame_height)))
     image, mask = resize_pair(image, mask, (width, height))
     if width < crop_size or height < crop_size:
         padded = (max(width, crop_size), max(height, crop_size))

@@ -33,7 +33,7 @@ from PIL import Image
 
 from animeparse.branches import BRANCHES
 from animeparse.files import atomic_dir
-from animeparse.images import square_window
+from animeparse.images import frame_window
 from animeparse.inference import Branch, branch_logits, load_branches, model_schema
 from animeparse.labels import IGNORE_INDEX
 from animeparse.metrics import confusion_matrix, summarize
@@ -43,21 +43,23 @@ GRID = tuple(np.round(np.arange(-2.0, 2.001, 0.25), 2))
 
 
 def split_logits(branches: Mapping[str, Branch], split, table: np.ndarray) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Each branch's (n, C, h, w) logits on the split's pictures, and the (n, h, w) truth at the
-    logits' resolution: mapped to the models' ids by ``table``, placed on the square the picture
-    is padded to (the margin ignored), resized by nearest neighbour."""
+    """Each branch's logits on the split's pictures, and the truth at the logits' resolution:
+    mapped to the models' ids by ``table``, placed on the picture's frame (the margin ignored),
+    resized by nearest neighbour. Frames differ in size, so all pictures' pixels make one row:
+    (1, C, 1, N) logits and (1, 1, N) truth."""
     logits: dict[str, list[torch.Tensor]] = {name: [] for name in branches}
     labels = []
     for row in split:
         image = row["image"].convert("RGB")
         for name, branch in branches.items():
             logits[name].append(branch_logits(branch, image))
-        side, top, left = square_window(image.height, image.width)
-        square = Image.new("L", (side, side), IGNORE_INDEX)
-        square.paste(Image.fromarray(table[np.asarray(row["label"])].astype(np.uint8)), (left, top))
+        frame_height, frame_width, top, left = frame_window(image.height, image.width)
+        frame = Image.new("L", (frame_width, frame_height), IGNORE_INDEX)
+        frame.paste(Image.fromarray(table[np.asarray(row["label"])].astype(np.uint8)), (left, top))
         h, w = logits[name][-1].shape[-2:]
-        labels.append(torch.from_numpy(np.asarray(square.resize((w, h), Image.NEAREST)).astype(np.int64)))
-    return {name: torch.stack(v) for name, v in logits.items()}, torch.stack(labels)
+        labels.append(torch.from_numpy(np.asarray(frame.resize((w, h), Image.NEAREST)).astype(np.int64)))
+    row = lambda maps: torch.cat([m.flatten(-2) for m in maps], -1)[..., None, :]  # noqa: E731
+    return {name: row(v)[None] for name, v in logits.items()}, row(labels)[None]
 
 
 def ensemble_labels(logits: Sequence[torch.Tensor], offsets: torch.Tensor) -> torch.Tensor:

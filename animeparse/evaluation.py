@@ -69,8 +69,7 @@ def evaluate(accelerator: Accelerator, model_a, model_b, loader, schema: Schema)
     cms: dict[str, list[torch.Tensor]] = {view.name: [] for view in views}
     groups = []
     for batch in loader:
-        logits = {"A": model_a(pixel_values=batch["pixel_values"]).logits,
-                  "B": model_b(pixel_values=batch["pixel_values"]).logits}
+        logits = {"A": _logits(model_a, batch["pixel_values"]), "B": _logits(model_b, batch["pixel_values"])}
         per_image = [
             image_confusions({b: v[i] for b, v in logits.items()}, batch["labels"][i, :h, :w], schema, views)
             for i, (h, w) in enumerate(batch["sizes"].tolist())
@@ -81,6 +80,13 @@ def evaluate(accelerator: Accelerator, model_a, model_b, loader, schema: Schema)
     model_a.train()
     model_b.train()
     return {name: torch.cat(parts).cpu() for name, parts in cms.items()}, torch.cat(groups).cpu()
+
+
+def _logits(model, pixel_values: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    """A batch's logits; one by one where its frames differ in size (a list, from :func:`pad_collate`)."""
+    if torch.is_tensor(pixel_values):
+        return model(pixel_values=pixel_values).logits
+    return [model(pixel_values=p[None]).logits[0] for p in pixel_values]
 
 
 def summarize_split(evaluation: Evaluation, difficulties: list[str], schema: Schema) -> dict:

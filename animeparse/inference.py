@@ -6,10 +6,11 @@ a 512-px model), so everything a viewer changes afterwards (16 or 13 classes, cl
 overlay opacity, the disagreement view) is computed from them without running a model again.
 A branch that was not needed yet (the ensemble after viewing only A, say) runs once, on demand.
 
-A picture that is not square is padded to a square first (:func:`animeparse.images.pad_to_square`,
-its edge pixels repeated), so its parts keep their proportions at the model's square input.
+A picture is framed first (:func:`animeparse.images.pad_to_frame`, its edge pixels repeated): a
+taller one is padded to a square, a wider one kept as it is up to 2:1, so its parts keep their
+proportions and the model sees the frame's height at its input size.
 :func:`class_scores` is the rule by which every label map is made, in the app, the batch command
-and training's metrics alike: logits upsampled bilinearly to that square, the picture's window
+and training's metrics alike: logits upsampled bilinearly to that frame, the picture's window
 of it, then argmax. For a square picture, one branch in its own classes is exactly
 transformers' ``post_process_semantic_segmentation`` (``pipeline()`` squashes other pictures). The
 A+B ensemble and coarser schemas work on probabilities: the ensemble averages the branches'
@@ -39,7 +40,7 @@ from transformers import SegformerForSemanticSegmentation, SegformerImageProcess
 from transformers.modeling_outputs import SemanticSegmenterOutput
 
 from animeparse.branches import BRANCHES, ENSEMBLE, needed_branches
-from animeparse.images import ImageError, fit_within, load_rgb, pad_to_square, square_window
+from animeparse.images import ImageError, fit_within, frame_window, load_rgb, pad_to_frame
 from animeparse.labels import IGNORE_INDEX, Schema, remap_table
 from animeparse.model import ModelLoadError, model_input
 from animeparse.onnx_backend import load_backend_model
@@ -128,10 +129,10 @@ def load_branches(models: Mapping[str, str], backend: str = "torch", flip: bool 
 
 
 def branch_logits(branch: Branch, image: Image.Image) -> torch.Tensor:
-    """One forward pass on the picture padded to a square: (C, h, w) float32 logits at the
+    """One forward pass on the picture's frame: (C, h, w) float32 logits at the
     model's output resolution."""
     model, processor = branch
-    return model_logits(model, model_input(processor, pad_to_square(image)))
+    return model_logits(model, model_input(processor, pad_to_frame(image)))
 
 
 @torch.inference_mode()
@@ -156,7 +157,7 @@ def class_scores(logits: Sequence[torch.Tensor], size: tuple[int, int], schema: 
     """(classes of ``target``, H, W) scores whose argmax is the label map of the branches whose
     (C, h, w) ``logits`` are given, in the classes of ``target`` (``schema`` or one of its merges).
 
-    One branch in its own classes: its logits upsampled to the padded square of ``size``, in the
+    One branch in its own classes: its logits upsampled to the frame of ``size``, in the
     picture's window (for a square picture, their argmax is transformers' post-processing).
     Otherwise probabilities: the branches' softmax averaged, a merged class getting the sum of
     its members'.
@@ -211,7 +212,7 @@ above the float32 rounding of the interpolation, below any difference that matte
 
 def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """(H, W) uint8 class ids of one branch in its own classes: the first-maximum argmax of its
-    (C, h, w) ``logits`` upsampled to the padded square of ``size``, in the picture's window
+    (C, h, w) ``logits`` upsampled to the frame of ``size``, in the picture's window
     (:func:`class_scores`), without the (C, H, W) scores.
 
     Why it is the same map: every upsampled score vector is a convex combination of the four logit
@@ -221,10 +222,10 @@ def upsampled_argmax(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     output pixels with it (most of a picture). The other blocks (boundaries) are interpolated as
     torch's CPU kernel does it (same weights, same roundings, so even exact ties go to the lower
     id), but only for the classes that no corner's leader beats at all four corners: two or three,
-    not all C. Squares torch upsamples with another kernel (side <= 64) take the dense rule; they
+    not all C. Frames torch upsamples with another kernel (side <= 64) take the dense rule; they
     are small anyway.
     """
-    if 2 * max(size) <= 128:  # the padded square's side
+    if 2 * max(size) <= 128:  # the frame's longer side
         return label_map(_upsample(logits, size)).cpu().numpy().astype(np.uint8)
     # numpy from here, on one thread: no parallel torch operation to schedule.
     fused = _torch_fuses()
@@ -339,16 +340,16 @@ def _torch_fuses() -> bool:
 
 
 def _window_sources(h: int, w: int, size: tuple[int, int], fused: bool):
-    """For a picture of ``size`` whose padded square is upsampled from an (h, w) logit grid: the
+    """For a picture of ``size`` whose frame is upsampled from an (h, w) logit grid: the
     part of the grid its window reads (row and column slices: a tall picture reads less than half
     the columns); its output rows' and columns' :func:`_source_pixels` (first index in that part,
     two weights); and each of the part's rows' and columns' next one (``down``, ``right``, clamped
     at the part's edge, which is the grid's own or a row or column read only as a next one)."""
     height, width = size
-    side, top, left = square_window(height, width)
+    frame_height, frame_width, top, left = frame_window(height, width)
     window, sources, following = [], [], []
-    for n, start, length in ((h, top, height), (w, left, width)):
-        first, w0, w1 = (a[start : start + length] for a in _source_pixels(n, side, fused))
+    for n, out, start, length in ((h, frame_height, top, height), (w, frame_width, left, width)):
+        first, w0, w1 = (a[start : start + length] for a in _source_pixels(n, out, fused))
         part = slice(int(first.min()), min(int(first.max()) + 2, n))
         count = part.stop - part.start
         window.append(part)
@@ -419,11 +420,11 @@ def _first_maximum(scores: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 
 def _upsample(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(C, H, W) scores of a picture of ``size`` from the (C, h, w) logits of its padded square:
-    upsampled bilinearly to the square, the picture's window of it."""
-    side, top, left = square_window(*size)
-    square = F.interpolate(logits.float()[None], size=(side, side), mode="bilinear", align_corners=False)[0]
-    return square[:, top : top + size[0], left : left + size[1]]
+    """(C, H, W) scores of a picture of ``size`` from the (C, h, w) logits of its frame:
+    upsampled bilinearly to the frame, the picture's window of it."""
+    frame_height, frame_width, top, left = frame_window(*size)
+    frame = F.interpolate(logits.float()[None], size=(frame_height, frame_width), mode="bilinear", align_corners=False)[0]
+    return frame[:, top : top + size[0], left : left + size[1]]
 
 
 # ---------------------------------------------------------------- predictions
@@ -456,13 +457,13 @@ class Prediction:
         for name in missing:
             if name not in branches:
                 raise ValueError(f"model {name} is not loaded; loaded: {sorted(branches)}")
-        square = pad_to_square(Image.fromarray(self.image))
+        frame = pad_to_frame(Image.fromarray(self.image))
         inputs: dict[str, np.ndarray] = {}  # co-trained branches share one processor: prepare the pixels once
         for name in missing:
             model, processor = branches[name]
             key = processor.to_json_string()
             if key not in inputs:
-                inputs[key] = model_input(processor, square)
+                inputs[key] = model_input(processor, frame)
             self.logits[name] = model_logits(model, inputs[key])
         return self
 

@@ -49,15 +49,26 @@ def make_processor(size: int = 512) -> SegformerImageProcessorPil:
     )
 
 
+def input_size(size: dict, width: int, height: int) -> tuple[int, int]:
+    """``(width, height)`` the model sees a picture framed by :func:`animeparse.images.pad_to_frame`
+    at: the processor's ``size`` for a square (or taller) one; for a wider one the processor's
+    height and a width in proportion, to a multiple of 32 (the encoder's coarsest stride)."""
+    if width <= height:
+        return size["width"], size["height"]
+    return max(size["width"], round(width * size["height"] / height / 32) * 32), size["height"]
+
+
 def model_input(processor: SegformerImageProcessorPil, image: Image.Image) -> np.ndarray:
-    """(1, 3, H, W) float32 ``pixel_values`` of one RGB picture: the ``processor``'s own, bit for
-    bit, in a third of its time (it rescales in float64 and normalizes in more passes over the
-    pixels; here each 8-bit value is looked up in a table of those very results). A processor
-    that does not resize to a fixed size, rescale and normalize is called as it is."""
+    """(1, 3, H, W) float32 ``pixel_values`` of one RGB picture (its frame,
+    :func:`animeparse.images.pad_to_frame`), at :func:`input_size`: for a square, the
+    ``processor``'s own, bit for bit, in a third of its time (it rescales in float64 and normalizes
+    in more passes over the pixels; here each 8-bit value is looked up in a table of those very
+    results). A processor that does not resize to a fixed size, rescale and normalize is called as
+    it is."""
     size = processor.size
     if not (processor.do_resize and processor.do_rescale and processor.do_normalize and "height" in size):
         return processor(images=image, return_tensors="np")["pixel_values"]
-    rgb = np.asarray(image.convert("RGB").resize((size["width"], size["height"]), processor.resample))
+    rgb = np.asarray(image.convert("RGB").resize(input_size(size, *image.size), processor.resample))
     # a mean or std may be one number for all channels
     mean, std = (tuple(np.broadcast_to(v, 3).tolist()) for v in (processor.image_mean, processor.image_std))
     table = _normalized_values(processor.rescale_factor, mean, std).reshape(3, 256)

@@ -20,7 +20,7 @@ from PIL import Image
 from transformers import SegformerImageProcessorPil
 
 from animeparse.augment import Augment
-from animeparse.images import load_rgb, pad_to_square
+from animeparse.images import load_rgb, pad_to_frame
 from animeparse.labels import IGNORE_INDEX, remap
 from animeparse.model import model_input
 
@@ -76,7 +76,7 @@ class TrainTransform:
 
 @dataclass(frozen=True)
 class EvalTransform:
-    """Whole images padded to a square and made the processor's pixel values by
+    """Whole images framed (:func:`animeparse.images.pad_to_frame`) and made the pixel values by
     :func:`animeparse.model.model_input`, as the app and the batch command see them
     (:func:`animeparse.inference.branch_logits`), labels at their own size, and
     each row's group index (e.g. difficulty) for per-group metrics."""
@@ -95,7 +95,7 @@ class EvalTransform:
         ]
         groups = batch[self.group_column] if self.group_column else [None] * len(images)
         return {
-            "pixel_values": [torch.from_numpy(model_input(self.processor, pad_to_square(i))[0]) for i in images],
+            "pixel_values": [torch.from_numpy(model_input(self.processor, pad_to_frame(i))[0]) for i in images],
             "labels": labels,
             "group": [self.group_names.index(g) if g in self.group_names else -1 for g in groups],
         }
@@ -103,14 +103,16 @@ class EvalTransform:
 
 def pad_collate(rows: list[dict]) -> dict:
     """Stack an evaluation batch; labels of different sizes are padded with IGNORE_INDEX and
-    ``sizes`` keeps each one's (height, width)."""
+    ``sizes`` keeps each one's (height, width). Pixel values of frames of different sizes (a wide
+    picture among squares) stay a list, for the models to run one by one."""
     height = max(r["labels"].shape[0] for r in rows)
     width = max(r["labels"].shape[1] for r in rows)
     labels = torch.full((len(rows), height, width), IGNORE_INDEX, dtype=torch.uint8)
+    pixels = [r["pixel_values"] for r in rows]
     for i, r in enumerate(rows):
         labels[i, : r["labels"].shape[0], : r["labels"].shape[1]] = r["labels"]
     return {
-        "pixel_values": torch.stack([r["pixel_values"] for r in rows]),
+        "pixel_values": torch.stack(pixels) if len({p.shape for p in pixels}) == 1 else pixels,
         "labels": labels,
         "sizes": torch.tensor([tuple(r["labels"].shape) for r in rows]),
         "group": torch.tensor([r["group"] for r in rows]),

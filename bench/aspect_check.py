@@ -1,12 +1,16 @@
-"""Pictures that are not square: squashed into the model's square input, or padded to a square.
+"""Pictures that are not square: squashed into the model's square input, padded to a square, or
+framed as animeparse does.
 
 The models trained on square pictures. A tall sprite or a wide scene can reach them squashed
-(what ``pipeline()``'s image processor does), padded with a flat color (the normalisation mean,
-zero input), or padded by repeating its edge pixels (what animeparse does,
-:func:`animeparse.images.pad_to_square`). This measures the three, A+B, side by side:
+(what ``pipeline()``'s image processor does), padded to a square with a flat color (the
+normalisation mean, zero input) or by repeating its edge pixels, or framed
+(:func:`animeparse.images.pad_to_frame`: a tall picture padded to a square with its edge pixels,
+a wide one kept as it is up to 2:1, so the model sees its height at its input size; what
+animeparse does). This measures them, A+B, side by side:
 
 - the Ren'Py sprites (320 x 720) as uploaded, on white and on the packages' busy backgrounds:
   foreground IoU against their alpha (``bench/real_check.py`` scores them on square canvases);
+- visual-novel screens: each sprite standing on each busy background cropped to 16:9;
 - with ``--dataset``, wide pictures made of two held-out Live2D test pictures side by side:
   16-class mean IoU over the classes in their truth.
 
@@ -31,12 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # real_check, beside t
 from animeparse.augment import PAD_COLOR  # noqa: E402
 from animeparse.branches import ENSEMBLE, needed_branches  # noqa: E402
 from animeparse.data import load_parsing_dataset  # noqa: E402
-from animeparse.images import square_window  # noqa: E402
+from animeparse.images import frame_window, pad_to_frame  # noqa: E402
 from animeparse.inference import (  # noqa: E402
-    DEFAULT_MODEL_A, DEFAULT_MODEL_B, Branch, branch_logits, load_branches, model_schema, predict,
+    DEFAULT_MODEL_A, DEFAULT_MODEL_B, Branch, load_branches, model_schema, predict,
 )
 from animeparse.metrics import confusion_matrix, summarize  # noqa: E402
-from real_check import find_images, iou, on_canvas, truth_mask, unpack_packages  # noqa: E402
+from real_check import ALPHA_THRESHOLD, find_images, iou, on_canvas, truth_mask, unpack_packages  # noqa: E402
 
 Parser = Callable[[dict[str, Branch], Image.Image], np.ndarray]
 
@@ -53,22 +57,31 @@ def squashed(branches: dict[str, Branch], image: Image.Image) -> np.ndarray:
     return probs.argmax(0).numpy().astype(np.uint8)
 
 
-def flat_padded(branches: dict[str, Branch], image: Image.Image) -> np.ndarray:
-    """A+B labels of the picture centered on a square of the mean color, cropped back."""
-    side, top, left = square_window(image.height, image.width)
-    square = Image.new("RGB", (side, side), PAD_COLOR)
-    square.paste(image, (left, top))
+def square_padded(branches: dict[str, Branch], image: Image.Image, fill: tuple | None = None) -> np.ndarray:
+    """A+B labels of the picture centered on a square, cropped back: its margins the ``fill``
+    color, or its edge pixels repeated (``None``)."""
+    frame_height, frame_width, top, left = frame_window(image.height, image.width, max_aspect=1)
+    if fill is None:
+        square = pad_to_frame(image, max_aspect=1)
+    else:
+        square = Image.new("RGB", (frame_width, frame_height), fill)
+        square.paste(image, (left, top))
     return predict(branches, square, ENSEMBLE).labels(ENSEMBLE, model_schema(branches["A"][0]))[
         top : top + image.height, left : left + image.width
     ]
 
 
-def edge_padded(branches: dict[str, Branch], image: Image.Image) -> np.ndarray:
-    """A+B labels as animeparse makes them (edge padding inside :func:`predict`)."""
+def framed(branches: dict[str, Branch], image: Image.Image) -> np.ndarray:
+    """A+B labels as animeparse makes them (the frame inside :func:`predict`)."""
     return predict(branches, image, ENSEMBLE).labels(ENSEMBLE, model_schema(branches["A"][0]))
 
 
-PARSERS: dict[str, Parser] = {"squashed": squashed, "flat padding": flat_padded, "edge padding": edge_padded}
+PARSERS: dict[str, Parser] = {
+    "squashed": squashed,
+    "flat square": lambda branches, image: square_padded(branches, image, PAD_COLOR),
+    "edge square": square_padded,
+    "frame": framed,
+}
 
 
 def renpy_tall(root: Path, branches, n_backgrounds: int) -> dict[tuple[str, str], float]:
@@ -86,6 +99,28 @@ def renpy_tall(root: Path, branches, n_backgrounds: int) -> dict[tuple[str, str]
             picture = on_canvas(sprite, background).crop(window)
             for name, parse in PARSERS.items():
                 scores.setdefault((kind, name), []).append(iou(parse(branches, picture) > 0, truth))
+    return {key: float(np.mean(v)) for key, v in scores.items()}
+
+
+def renpy_wide(root: Path, branches, n_backgrounds: int) -> dict[str, float]:
+    """Foreground IoU of each parser on visual-novel screens: each sprite standing on each busy
+    background cropped to 16:9 at the sprite's height, a third from the left."""
+    sprites, bg_paths, _ = find_images(root)
+    backgrounds = [Image.open(p).convert("RGB") for p in bg_paths[:n_backgrounds]]
+    scores: dict[str, list[float]] = {}
+    for path in sprites:
+        sprite = Image.open(path).convert("RGBA")
+        height = sprite.height
+        width = round(height * 16 / 9)
+        at = (width // 3 - sprite.width // 2, 0)
+        truth = np.zeros((height, width), bool)
+        truth[:, at[0] : at[0] + sprite.width] = np.asarray(sprite.getchannel("A")) > ALPHA_THRESHOLD
+        for background in backgrounds:
+            scale = max(width / background.width, height / background.height)
+            screen = background.resize((round(background.width * scale), round(background.height * scale))).crop((0, 0, width, height))
+            screen.paste(sprite, at, sprite)
+            for name, parse in PARSERS.items():
+                scores.setdefault(name, []).append(iou(parse(branches, screen) > 0, truth))
     return {key: float(np.mean(v)) for key, v in scores.items()}
 
 
@@ -121,15 +156,18 @@ def main() -> None:
         parser.error("--pairs and --backgrounds must be at least 1")
     branches = load_branches({"A": args.model_a, "B": args.model_b})
     with tempfile.TemporaryDirectory() as tmp:
-        tall = renpy_tall(args.renpy or unpack_packages(Path(tmp)), branches, args.backgrounds)
+        root = args.renpy or unpack_packages(Path(tmp))
+        tall = renpy_tall(root, branches, args.backgrounds)
+        wide = renpy_wide(root, branches, args.backgrounds)
     print("Ren'Py sprites as uploaded (320 x 720), A+B foreground IoU")
     print(f"{'':14s}" + "".join(f"{name:>15s}" for name in PARSERS))
     for kind in ("white", "busy"):
         print(f"{kind:14s}" + "".join(f"{tall[(kind, name)]:15.3f}" for name in PARSERS))
+    print(f"{'16:9 screen':14s}" + "".join(f"{wide[name]:15.3f}" for name in PARSERS))
     if args.dataset:
-        wide = wide_pairs(args.dataset, branches, args.pairs)
+        pairs = wide_pairs(args.dataset, branches, args.pairs)
         print(f"\n{args.pairs} wide pictures (two held-out test pictures side by side), A+B 16-class mean IoU")
-        print(f"{'':14s}" + "".join(f"{wide[name]:15.3f}" for name in PARSERS))
+        print(f"{'':14s}" + "".join(f"{pairs[name]:15.3f}" for name in PARSERS))
 
 
 if __name__ == "__main__":

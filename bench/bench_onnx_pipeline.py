@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from animeparse.images import load_rgb, pad_to_square
+from animeparse.images import load_rgb, pad_to_frame
 from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, FlipAveraged
 from animeparse.model import model_input
 from animeparse.predict import collect_inputs
@@ -78,7 +78,7 @@ def app_vs_forward(app, backend: str, picture: Path, repeats: int) -> None:
     flip = isinstance(model, FlipAveraged)
     model = model.model if flip else model
     image = load_rgb(picture)
-    pixel_values = model_input(processor, pad_to_square(image))
+    pixel_values = model_input(processor, pad_to_frame(image))
     if flip:
         pixel_values = FlipAveraged.mirrored_batch(torch.from_numpy(pixel_values)).numpy()
     if backend == "onnx":

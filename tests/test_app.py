@@ -18,8 +18,9 @@ from conftest import count_forwards, free_port
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from animeparse.images import MAX_PIXELS, fit_within, pad_to_square, square_window
+from animeparse.images import MAX_PIXELS, fit_within, frame_window, pad_to_frame
 from animeparse.labels import SCHEMA_13, SCHEMA_16
+from animeparse.model import input_size
 from animeparse.branches import ENSEMBLE
 from animeparse.drawing import color_map, overlay
 from animeparse.inference import FlipAveraged, load_branches, predict, rank_by_disagreement
@@ -179,12 +180,13 @@ def test_browser_session(app, page, reference, tmp_path):
         page.locator(LABELS_LINK).click()
     downloaded = np.asarray(Image.open(download.value.path()))
 
-    # transformers' own map of the picture padded to a square, from the model's flip-averaged output
+    # transformers' own map of the picture's frame, from the model's flip-averaged output
     model, processor = reference["A"]
-    side, top, left = square_window(*rgb.shape[:2])
+    frame_height, frame_width, top, left = frame_window(*rgb.shape[:2])
+    width, height = input_size(processor.size, frame_width, frame_height)
     with torch.inference_mode():
-        outputs = model(**processor(images=pad_to_square(Image.fromarray(rgb)), return_tensors="pt"))
-    own = processor.post_process_semantic_segmentation(outputs, target_sizes=[(side, side)])[0].numpy()
+        outputs = model(**processor(images=pad_to_frame(Image.fromarray(rgb)), size={"height": height, "width": width}, return_tensors="pt"))
+    own = processor.post_process_semantic_segmentation(outputs, target_sizes=[(frame_height, frame_width)])[0].numpy()
     np.testing.assert_array_equal(downloaded, own[top : top + rgb.shape[0], left : left + rgb.shape[1]])
 
     assert calls == {"A": 1, "B": 1}  # everything after the upload was drawn from the kept logits

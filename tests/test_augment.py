@@ -84,14 +84,16 @@ def test_aspect_stretch_changes_proportions_and_keeps_alignment():
 
 
 def test_a_picture_that_is_not_square_keeps_its_proportions_as_at_inference():
-    """Inference pads a tall picture to a square before resizing it to the base size, so training
-    scales its longer side to the base: a 20x40 box stays twice as tall as wide, at the scale of
-    the padded square's resize."""
-    mask = Image.new("L", (20, 40), 1)
-    image = Image.fromarray(SCHEMA_16.colorize(np.asarray(mask)))
-    img, m = random_scale_crop(image, mask, base_size=80, crop_size=80, scale_range=(1.0, 1.0), rng=random.Random(0))
-    rows, cols = np.nonzero(np.asarray(m) == 1)
-    assert (np.ptp(rows) + 1, np.ptp(cols) + 1) == (80, 40)
+    """Inference resizes a picture's frame to the base height (a tall picture's frame is a square,
+    a wide one's the picture itself up to 2:1), so training scales the frame's height to the base:
+    a 20x40 box stays twice as tall as wide; a 30x20 one is 80 high (cropped to 80 wide); a 60x10
+    one, whose frame is 60x30, 80 / 30 times its size."""
+    for (width, height), box in [((20, 40), (80, 40)), ((30, 20), (80, 80)), ((60, 10), (27, 80))]:
+        mask = Image.new("L", (width, height), 1)
+        image = Image.fromarray(SCHEMA_16.colorize(np.asarray(mask)))
+        img, m = random_scale_crop(image, mask, base_size=80, crop_size=80, scale_range=(1.0, 1.0), rng=random.Random(0))
+        rows, cols = np.nonzero(np.asarray(m) == 1)
+        assert (np.ptp(rows) + 1, np.ptp(cols) + 1) == box, (width, height)
 
 
 def test_aspect_range_one_draws_nothing_so_older_runs_keep_their_random_stream():

@@ -59,15 +59,23 @@ def test_folded_offsets_shift_the_models_logits_by_exactly_the_offsets():
 
 def test_split_logits_places_the_truth_of_any_picture_where_the_models_see_it(tiny_branch_dirs):
     """A tall picture is padded to a square for the models: its truth sits in the middle of the
-    square at the logits' resolution, the margins ignored."""
+    square at the logits' resolution, the margins ignored. A wide one is seen as it is, at twice
+    the width; a wider one is padded to 2:1. All pixels make one row."""
     branches = load_branches({name: str(path) for name, path in tiny_branch_dirs.items()})
     label = np.full((64, 32), 3, np.uint8)
     label[:32] = 1
     rows = [{"image": Image.new("RGB", (32, 64), "white"), "label": Image.fromarray(label)},
-            {"image": Image.new("RGB", (64, 64), "white"), "label": Image.fromarray(np.full((64, 64), 2, np.uint8))}]
+            {"image": Image.new("RGB", (64, 64), "white"), "label": Image.fromarray(np.full((64, 64), 2, np.uint8))},
+            {"image": Image.new("RGB", (128, 64), "white"), "label": Image.fromarray(np.full((64, 128), 4, np.uint8))},
+            {"image": Image.new("RGB", (128, 32), "white"), "label": Image.fromarray(np.full((32, 128), 5, np.uint8))}]
     table = np.arange(256, dtype=np.uint8)
     logits, truth = split_logits(branches, rows, table)
-    assert logits["A"].shape == logits["B"].shape == (2, 16, 16, 16) and truth.shape == (2, 16, 16)
-    assert (truth[0, :, :4] == IGNORE_INDEX).all() and (truth[0, :, 12:] == IGNORE_INDEX).all()
-    assert (truth[0, :8, 4:12] == 1).all() and (truth[0, 8:, 4:12] == 3).all()
-    assert (truth[1] == 2).all()
+    sizes = [(16, 16), (16, 16), (16, 32), (16, 32)]  # the tiny models see 64 px high
+    n = sum(h * w for h, w in sizes)
+    assert logits["A"].shape == logits["B"].shape == (1, 16, 1, n) and truth.shape == (1, 1, n)
+    maps = torch.split(truth[0, 0], [h * w for h, w in sizes])
+    tall, square, wide, wider = (m.view(h, w) for m, (h, w) in zip(maps, sizes))
+    assert (tall[:, :4] == IGNORE_INDEX).all() and (tall[:, 12:] == IGNORE_INDEX).all()
+    assert (tall[:8, 4:12] == 1).all() and (tall[8:, 4:12] == 3).all()
+    assert (square == 2).all() and (wide == 4).all()
+    assert (wider[:4] == IGNORE_INDEX).all() and (wider[4:12] == 5).all() and (wider[12:] == IGNORE_INDEX).all()

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animeparse.images import MAX_PIXELS, ImageError, fit_within, load_rgb, pad_to_square, square_window
+from animeparse.images import MAX_PIXELS, ImageError, fit_within, frame_window, load_rgb, pad_to_frame
+from animeparse.model import input_size
 
 
 def pixels(img: Image.Image) -> np.ndarray:
@@ -139,15 +140,25 @@ def test_fit_within_only_shrinks():
     assert fit_within(Image.new("RGB", (40, 20)), 100).size == (40, 20)
 
 
-@pytest.mark.parametrize("size", [(30, 70), (70, 30), (31, 70), (40, 40), (69, 70), (70, 69), (1, 2), (9, 1)])  # (width, height)
-def test_pad_to_square_centers_the_picture_and_repeats_its_edges(size):
+@pytest.mark.parametrize("size, frame", [  # (width, height): a tall picture's square, a wide one itself up to 2:1
+    ((30, 70), (70, 70)), ((31, 70), (70, 70)), ((69, 70), (70, 70)), ((1, 2), (2, 2)), ((40, 40), (40, 40)),
+    ((70, 69), (70, 69)), ((140, 70), (140, 70)), ((70, 30), (70, 35)), ((141, 70), (141, 71)), ((9, 1), (9, 5)),
+])
+def test_pad_to_frame_centers_the_picture_and_repeats_its_edges(size, frame):
     width, height = size
     rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    square = np.asarray(pad_to_square(Image.fromarray(rgb)))
-    side, top, left = square_window(height, width)
-    assert square.shape == (side, side, 3) and side == max(size)
-    np.testing.assert_array_equal(square[top : top + height, left : left + width], rgb)
+    framed = np.asarray(pad_to_frame(Image.fromarray(rgb)))
+    frame_height, frame_width, top, left = frame_window(height, width)
+    assert (frame_width, frame_height) == frame and framed.shape == (frame_height, frame_width, 3)
+    np.testing.assert_array_equal(framed[top : top + height, left : left + width], rgb)
     # the margins continue the nearest edge pixel of the picture
-    rows = np.clip(np.arange(side) - top, 0, height - 1)
-    cols = np.clip(np.arange(side) - left, 0, width - 1)
-    np.testing.assert_array_equal(square, rgb[rows][:, cols])
+    rows = np.clip(np.arange(frame_height) - top, 0, height - 1)
+    cols = np.clip(np.arange(frame_width) - left, 0, width - 1)
+    np.testing.assert_array_equal(framed, rgb[rows][:, cols])
+    # and the model sees the frame's height at its input size, the width in proportion
+    input_width, input_height = input_size({"height": 384, "width": 384}, frame_width, frame_height)
+    assert input_height == 384 and input_width % 32 == 0
+    if frame_width > frame_height:
+        assert abs(input_width - 384 * frame_width / frame_height) <= 16
+    else:
+        assert input_width == 384

@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 from conftest import count_forwards, tiny_model
 from PIL import Image
+from transformers.modeling_outputs import SemanticSegmenterOutput
 
 from animeparse.labels import IGNORE_COLOR, MERGE_16_TO_13, SCHEMA_13, SCHEMA_16, remap
-from animeparse.model import ModelLoadError, make_processor, model_input, save_model
+from animeparse.model import ModelLoadError, input_size, make_processor, model_input, save_model
 from animeparse.branches import ENSEMBLE
-from animeparse.images import pad_to_square
+from animeparse.images import pad_to_frame
 from animeparse.drawing import class_shares, color_map, disagreement_view, overlay
 from animeparse.inference import (
     Prediction, class_scores, label_map, label_tensor, load_branches, predict, upsampled_argmax,
@@ -37,26 +38,28 @@ def branches(tiny_branch_dirs):
     return load_branches({name: str(path) for name, path in tiny_branch_dirs.items()})
 
 
-def transformers_logits(branch, image: Image.Image) -> torch.Tensor:
-    """The model's own output, through transformers only: (1, C, h, w)."""
+def transformers_logits(branch, frame: Image.Image) -> torch.Tensor:
+    """The model's own output on a framed picture at the frame's input size, through transformers
+    only: (1, C, h, w)."""
     model, processor = branch
+    width, height = input_size(processor.size, *frame.size)
     with torch.inference_mode():
-        return model(**processor(images=image, return_tensors="pt")).logits
+        return model(**processor(images=frame, size={"height": height, "width": width}, return_tensors="pt")).logits
 
 
 def test_branch_label_map_is_transformers_post_processing(branches):
     """A square picture's map is transformers' own post-processing; any other picture's is that of
-    its padded square (edge pixels repeated), in the picture's window."""
-    model, processor = branches["A"]
-    for size, window in [((80, 80), (slice(0, 80), slice(0, 80))), ((70, 90), (slice(10, 80), slice(0, 90)))]:
+    its frame (edge pixels repeated) at the frame's input size, in the picture's window: a tall
+    picture's square, a wide one as it is (its width in proportion), a wider one padded to 2:1."""
+    _, processor = branches["A"]
+    for size, (top, left) in [((80, 80), (0, 0)), ((90, 70), (0, 10)), ((70, 90), (0, 0)), ((30, 90), (7, 0))]:
         image = random_image(*size)
         labels = predict(branches, image, "A").labels("A", SCHEMA_16)
-        square = pad_to_square(image)
-        with torch.inference_mode():
-            outputs = model(**processor(images=square, return_tensors="pt"))
-        expected = processor.post_process_semantic_segmentation(outputs, target_sizes=[square.size[::-1]])[0].numpy()
+        frame = pad_to_frame(image)
+        outputs = SemanticSegmenterOutput(logits=transformers_logits(branches["A"], frame))
+        expected = processor.post_process_semantic_segmentation(outputs, target_sizes=[frame.size[::-1]])[0].numpy()
         assert labels.dtype == np.uint8 and labels.shape == size
-        np.testing.assert_array_equal(labels, expected[window])
+        np.testing.assert_array_equal(labels, expected[top : top + size[0], left : left + size[1]])
         assert len(np.unique(labels)) > 1  # a real map, not a constant
 
 
@@ -69,7 +72,8 @@ def test_model_input_is_the_processors_own_bit_for_bit(settings):
         setattr(processor, name, value)
     for size in [(64, 64), (100, 100), (33, 33), (70, 90)]:
         image = random_image(*size, seed=size[0])
-        expected = processor(images=image, return_tensors="np")["pixel_values"]
+        width, height = input_size(processor.size, *image.size)  # a wide picture: its width in proportion
+        expected = processor(images=image, size={"height": height, "width": width}, return_tensors="np")["pixel_values"]
         got = model_input(processor, image)
         assert got.dtype == expected.dtype == np.float32 and got.shape == expected.shape
         np.testing.assert_array_equal(got, expected)
@@ -81,7 +85,7 @@ def test_ensemble_is_argmax_of_averaged_probabilities(branches):
     image = random_image(48, 40, seed=1)
     prediction = predict(branches, image, ENSEMBLE)
     probs = [  # the padded 48 x 48 square's scores, the picture's 48 x 40 window of them
-        F.interpolate(transformers_logits(branches[name], pad_to_square(image)), size=(48, 48), mode="bilinear",
+        F.interpolate(transformers_logits(branches[name], pad_to_frame(image)), size=(48, 48), mode="bilinear",
                       align_corners=False)[0, :, :, 4:44].softmax(0)
         for name in ("A", "B")
     ]
@@ -117,7 +121,7 @@ def test_ensemble_prepares_the_pixels_once_per_processor(branches, monkeypatch):
 
     prepared = []
     monkeypatch.setattr(inference, "model_input", lambda p, img: prepared.append(p.size) or model_input(p, img))
-    image = random_image(80, 100, seed=5)
+    image = random_image(100, 80, seed=5)
     predict(branches, image, ENSEMBLE)
     assert len(prepared) == 1
 
@@ -127,8 +131,8 @@ def test_ensemble_prepares_the_pixels_once_per_processor(branches, monkeypatch):
     assert len(prepared) == 3
     for name, side in (("A", 64), ("B", 96)):
         assert prediction.logits[name].shape[1:] == (side // 4, side // 4)
-        torch.testing.assert_close(prediction.logits[name], transformers_logits(mixed[name], pad_to_square(image))[0])
-    dense = class_scores([prediction.logits["A"], prediction.logits["B"]], (80, 100), SCHEMA_16, SCHEMA_16)
+        torch.testing.assert_close(prediction.logits[name], transformers_logits(mixed[name], pad_to_frame(image))[0])
+    dense = class_scores([prediction.logits["A"], prediction.logits["B"]], (100, 80), SCHEMA_16, SCHEMA_16)
     np.testing.assert_array_equal(prediction.labels(ENSEMBLE, SCHEMA_16), label_map(dense).numpy())
 
 
@@ -139,20 +143,21 @@ def test_ensemble_of_one_model_twice_is_that_model(tiny_branch_dirs):
     assert not prediction.disagreement(SCHEMA_16).any()
 
 
-@pytest.mark.parametrize("size", [(700, 334), (37, 50)])  # PyTorch's generic bilinear kernel, and its small-output one
-@pytest.mark.parametrize("use", ["A", "B", ENSEMBLE])
+@pytest.mark.parametrize("size, frame", [((700, 334), (700, 700)), ((37, 50), (37, 50)), ((20, 50), (25, 50))])
+@pytest.mark.parametrize("use", ["A", "B", ENSEMBLE])  # sizes: PyTorch's generic bilinear kernel, its small-output one
 @pytest.mark.parametrize("schema", [SCHEMA_16, SCHEMA_13], ids=["16", "13"])
-def test_label_maps_are_the_argmax_of_the_upsampled_scores(size, use, schema):
+def test_label_maps_are_the_argmax_of_the_upsampled_scores(size, frame, use, schema):
     """Prediction.labels is exactly the rule written out: logits upsampled with F.interpolate to
-    the padded square, the picture's window of it, softmax averaged / merged where needed, first
+    the picture's frame (a tall one's square, a wide one itself, a wider one padded to 2:1), the
+    picture's window of it, softmax averaged / merged where needed, first
     maximum, as uint8. Logits rounded to a coarse grid make exact ties, which must go to the lower
     class id."""
     gen = torch.Generator().manual_seed(3)
     logits = {b: (torch.randn(16, 64, 64, generator=gen) * 4).round() for b in ("A", "B")}
     prediction = Prediction(np.zeros((*size, 3), np.uint8), SCHEMA_16, logits=dict(logits))
 
-    side, top, left = max(size), (max(size) - size[0]) // 2, (max(size) - size[1]) // 2  # the padded square
-    up = {b: F.interpolate(x[None], size=(side, side), mode="bilinear", align_corners=False)[0, :, top : top + size[0], left : left + size[1]]
+    top, left = (frame[0] - size[0]) // 2, (frame[1] - size[1]) // 2
+    up = {b: F.interpolate(x[None], size=frame, mode="bilinear", align_corners=False)[0, :, top : top + size[0], left : left + size[1]]
           for b, x in logits.items()}
     members = ["A", "B"] if use == ENSEMBLE else [use]
     if len(members) == 1 and schema is SCHEMA_16:
@@ -521,8 +526,9 @@ def test_layers_zip_leaves_out_classes_of_a_few_pixels():
 
 
 def test_training_evaluation_scores_the_maps_predict_makes_of_pictures_that_are_not_square(tiny_branch_dirs):
-    """Training's metrics and the app share one rule, padding included: the confusion matrices of
-    ``evaluate`` on a tall and a wide picture are those of ``predict``'s label maps."""
+    """Training's metrics and the app share one rule, framing included: the confusion matrices of
+    ``evaluate`` on a tall and a wide picture are those of ``predict``'s label maps (their frames
+    differ in size, so one batch runs them one by one)."""
     import datasets
     from accelerate import Accelerator
 

@@ -5,11 +5,16 @@
 // be trusted without interpolating: far above float rounding, below any difference that matters.
 const SAFE_MARGIN = 1e-4;
 
-// Where a height x width picture sits, centered, on the square it is padded to before the model
-// sees it (animeparse.images.square_window).
-export function squareWindow(height, width) {
-  const side = Math.max(height, width);
-  return { side, top: Math.floor((side - height) / 2), left: Math.floor((side - width) / 2) };
+// The widest frame (width / height) a picture is parsed in (animeparse.images.MAX_ASPECT).
+export const MAX_ASPECT = 2;
+
+// Where a height x width picture sits, centered, on the frame it is padded to before the model
+// sees it: a square for a tall picture, the picture itself up to 2:1, a wider one padded to 2:1
+// (animeparse.images.frame_window).
+export function frameWindow(height, width) {
+  const frameH = Math.max(height, Math.ceil(width / MAX_ASPECT));
+  const frameW = Math.max(width, frameH);
+  return { frameH, frameW, top: Math.floor((frameH - height) / 2), left: Math.floor((frameW - width) / 2) };
 }
 
 // For the output indices first .. first + count - 1 of a bilinear resize from inSize to outSize
@@ -41,8 +46,8 @@ function leaders(data, C, n) {
   return lead;
 }
 
-// argmax over classes of the logits (of the picture padded to a square) upsampled bilinearly to
-// that square, as PyTorch's F.interpolate(..., mode="bilinear", align_corners=False), in the
+// argmax over classes of the logits (of the picture's frame) upsampled bilinearly to that frame,
+// as PyTorch's F.interpolate(..., mode="bilinear", align_corners=False), in the
 // picture's (height, width) window: the Python label-map rule.
 // Every upsampled score vector is a convex combination of the four logit vectors around it, so a
 // pixel whose four corners have the same class leading all others (by a margin far above float
@@ -50,8 +55,8 @@ function leaders(data, C, n) {
 // interpolate all classes.
 export function labelMap(data, dims, height, width) {
   const [, C, h, w] = dims;
-  const { side, top, left } = squareWindow(height, width);
-  const ys = resizeAxis(side, h, top, height), xs = resizeAxis(side, w, left, width);
+  const { frameH, frameW, top, left } = frameWindow(height, width);
+  const ys = resizeAxis(frameH, h, top, height), xs = resizeAxis(frameW, w, left, width);
   const lead = leaders(data, C, h * w);
   const labels = new Uint8Array(height * width);
   for (let y = 0; y < height; y++) {

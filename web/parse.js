@@ -1,15 +1,16 @@
 // animeparse in the browser: transformers.js loads the model's onnx/ export and ONNX Runtime Web
 // runs it; the picture is preprocessed and the label map made by the same rules as in Python
 // (animeparse.inference), so both give the same parts:
-//   1. pad to a square, repeating the edge pixels (animeparse.images.pad_to_square),
-//   2. resize to the processor's size with PIL's bilinear filter (8-bit fixed point, as Pillow),
+//   1. pad to the picture's frame, repeating the edge pixels (animeparse.images.pad_to_frame),
+//   2. resize to the frame's input size (animeparse.model.input_size) with PIL's bilinear filter
+//      (8-bit fixed point, as Pillow),
 //   3. rescale and normalise with the processor's mean and std,
 //   4. the model on those pixels and on their mirror image (one batch of two), the mean of the two
 //      logits, the second mirrored back (animeparse.inference.FlipAveraged),
-//   5. logits upsampled bilinearly to the square (align_corners=False, as PyTorch), the picture's
+//   5. logits upsampled bilinearly to the frame (align_corners=False, as PyTorch), the picture's
 //      window of it, argmax.
 import { AutoModel, Tensor, env } from "@huggingface/transformers";
-import { labelMap, squareWindow } from "./labelmap.js";
+import { frameWindow, labelMap } from "./labelmap.js";
 
 const params = new URLSearchParams(location.search);
 const MODEL = params.get("model") ?? "animeparse-b0/model_a"; // under ../models/
@@ -105,15 +106,15 @@ function pilResize(rgb, width, height, outW, outH) {
   return data;
 }
 
-// The picture centered on a square, its edge pixels repeated outward.
-function padToSquare(rgb, width, height) {
-  const { side, top, left } = squareWindow(height, width);
-  if (side === width && side === height) return rgb;
-  const out = new Uint8Array(side * side * 3);
-  for (let y = 0; y < side; y++) {
+// The picture centered on its frame, its edge pixels repeated outward.
+function padToFrame(rgb, width, height) {
+  const { frameH, frameW, top, left } = frameWindow(height, width);
+  if (frameW === width && frameH === height) return rgb;
+  const out = new Uint8Array(frameH * frameW * 3);
+  for (let y = 0; y < frameH; y++) {
     const sy = Math.min(Math.max(y - top, 0), height - 1);
-    for (let x = 0; x < side; x++) {
-      const s = (sy * width + Math.min(Math.max(x - left, 0), width - 1)) * 3, d = (y * side + x) * 3;
+    for (let x = 0; x < frameW; x++) {
+      const s = (sy * width + Math.min(Math.max(x - left, 0), width - 1)) * 3, d = (y * frameW + x) * 3;
       out[d] = rgb[s];
       out[d + 1] = rgb[s + 1];
       out[d + 2] = rgb[s + 2];
@@ -122,16 +123,29 @@ function padToSquare(rgb, width, height) {
   return out;
 }
 
+// The model's input size for a frame: the processor's for a square (or taller) one; for a wider
+// one the processor's height and a width in proportion, to a multiple of 32 (animeparse.model.input_size).
+function inputSize(size, frameW, frameH) {
+  if (frameW <= frameH) return [size.width, size.height];
+  return [Math.max(size.width, roundHalfEven((frameW * size.height) / frameH / 32) * 32), size.height];
+}
+
+// Python's round(): halves go to the even neighbour.
+function roundHalfEven(v) {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 function pixelValues(rgb, width, height, processor) {
-  const { side } = squareWindow(height, width);
-  const square = padToSquare(rgb, width, height);
-  const outH = processor.size.height, outW = processor.size.width;
-  const resized = processor.do_resize === false ? square : pilResize(square, side, side, outW, outH);
-  const [h, w] = processor.do_resize === false ? [side, side] : [outH, outW];
+  const { frameH, frameW } = frameWindow(height, width);
+  const frame = padToFrame(rgb, width, height);
+  const [outW, outH] = inputSize(processor.size, frameW, frameH);
+  const resized = processor.do_resize === false ? frame : pilResize(frame, frameW, frameH, outW, outH);
+  const [h, w] = processor.do_resize === false ? [frameH, frameW] : [outH, outW];
   const scale = processor.do_rescale === false ? 1 : processor.rescale_factor ?? 1 / 255;
   const mean = processor.do_normalize === false ? [0, 0, 0] : processor.image_mean;
   const std = processor.do_normalize === false ? [1, 1, 1] : processor.image_std;
-  // Two pictures: the square, then its mirror image (each row reversed).
+  // Two pictures: the frame, then its mirror image (each row reversed).
   const data = new Float32Array(2 * 3 * h * w), mirror = 3 * h * w;
   for (let c = 0; c < 3; c++)
     for (let y = 0; y < h; y++)
