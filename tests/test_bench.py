@@ -106,7 +106,7 @@ def test_real_benchmark(tiny_branch_dirs, heldout_repo, tmp_path):
 def test_aspect_check(tiny_branch_dirs, heldout_repo, tmp_path):
     out = run("aspect_check.py", "--renpy", str(renpy_tree(tmp_path / "renpy")), "--dataset", str(heldout_repo),
               "--pairs", "1", "--backgrounds", "1", "--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"]))
-    assert "edge padding" in out and "wide pictures" in out
+    assert all(k in out for k in ("edge square", "frame", "16:9 screen", "wide pictures"))
 
 
 def test_real_benchmark_reports_classes_absent_from_the_truth():
