@@ -66,7 +66,7 @@ def random_scale_crop(
     stretch = 1.0
     if aspect_range != (1.0, 1.0):  # no draw when off: runs without it keep their random stream
         stretch = math.sqrt(math.exp(rng.uniform(math.log(aspect_range[0]), math.log(aspect_range[1]))))
-    frame_height = frame_window(image.height, image.width)[0]  # a square's: its side, the sizes of earlier runs
+    frame_height = frame_window(image.height, image.width)[0]  # a square's side: the sizes of earlier runs
     width = max(1, round(side * stretch * (image.width / frame_height)))
     height = max(1, round(side / stretch * (image.height / frame_height)))
     image, mask = resize_pair(image, mask, (width, height))

@@ -58,8 +58,11 @@ def split_logits(branches: Mapping[str, Branch], split, table: np.ndarray) -> tu
         frame.paste(Image.fromarray(table[np.asarray(row["label"])].astype(np.uint8)), (left, top))
         h, w = logits[name][-1].shape[-2:]
         labels.append(torch.from_numpy(np.asarray(frame.resize((w, h), Image.NEAREST)).astype(np.int64)))
-    row = lambda maps: torch.cat([m.flatten(-2) for m in maps], -1)[..., None, :]  # noqa: E731
-    return {name: row(v)[None] for name, v in logits.items()}, row(labels)[None]
+
+    def in_one_row(maps: list[torch.Tensor]) -> torch.Tensor:  # (..., h, w) each -> (..., 1, N)
+        return torch.cat([m.flatten(-2) for m in maps], -1)[..., None, :]
+
+    return {name: in_one_row(v)[None] for name, v in logits.items()}, in_one_row(labels)[None]
 
 
 def ensemble_labels(logits: Sequence[torch.Tensor], offsets: torch.Tensor) -> torch.Tensor:
