@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 NODE_BENCH = """
 import { readFileSync } from "node:fs";
-import { labelMap, resizeAxis, squareWindow } from "%s";
+import { frameWindow, labelMap, resizeAxis } from "%s";
 
 // The page's label map before the shortcut: every class interpolated at every pixel.
 function denseLabelMap(data, [, C, h, w], height, width) {
-  const { side, top, left } = squareWindow(height, width);
-  const ys = resizeAxis(side, h, top, height), xs = resizeAxis(side, w, left, width);
+  const { frameH, frameW, top, left } = frameWindow(height, width);
+  const ys = resizeAxis(frameH, h, top, height), xs = resizeAxis(frameW, w, left, width);
   const labels = new Uint8Array(height * width);
   const best = new Float32Array(height * width).fill(-Infinity);
   for (let c = 0; c < C; c++) {
