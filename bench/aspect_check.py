@@ -40,7 +40,7 @@ from animeparse.inference import (  # noqa: E402
     DEFAULT_MODEL_A, DEFAULT_MODEL_B, Branch, load_branches, model_schema, predict,
 )
 from animeparse.metrics import confusion_matrix, summarize  # noqa: E402
-from real_check import ALPHA_THRESHOLD, find_images, iou, on_canvas, truth_mask, unpack_packages  # noqa: E402
+from real_check import find_images, iou, on_canvas, truth_mask, unpack_packages  # noqa: E402
 
 Parser = Callable[[dict[str, Branch], Image.Image], np.ndarray]
 
@@ -106,19 +106,15 @@ def renpy_wide(root: Path, branches, n_backgrounds: int) -> dict[str, float]:
     """Foreground IoU of each parser on visual-novel screens: each sprite standing on each busy
     background cropped to 16:9 at the sprite's height, a third from the left."""
     sprites, bg_paths, _ = find_images(root)
-    backgrounds = [Image.open(p).convert("RGB") for p in bg_paths[:n_backgrounds]]
+    backgrounds = [Image.open(p) for p in bg_paths[:n_backgrounds]]
     scores: dict[str, list[float]] = {}
     for path in sprites:
         sprite = Image.open(path).convert("RGBA")
-        height = sprite.height
-        width = round(height * 16 / 9)
-        at = (width // 3 - sprite.width // 2, 0)
-        truth = np.zeros((height, width), bool)
-        truth[:, at[0] : at[0] + sprite.width] = np.asarray(sprite.getchannel("A")) > ALPHA_THRESHOLD
+        size = (round(sprite.height * 16 / 9), sprite.height)
+        left = size[0] // 3 - sprite.width // 2
+        truth = truth_mask(sprite, size, left)
         for background in backgrounds:
-            scale = max(width / background.width, height / background.height)
-            screen = background.resize((round(background.width * scale), round(background.height * scale))).crop((0, 0, width, height))
-            screen.paste(sprite, at, sprite)
+            screen = on_canvas(sprite, background, size, left)
             for name, parse in PARSERS.items():
                 scores.setdefault(name, []).append(iou(parse(branches, screen) > 0, truth))
     return {key: float(np.mean(v)) for key, v in scores.items()}

@@ -55,23 +55,33 @@ def find_images(root: Path) -> tuple[list[Path], list[Path], list[Path]]:
     return sprites, backgrounds, concerts
 
 
-def on_canvas(sprite: Image.Image, background: Image.Image | None) -> Image.Image:
-    """The sprite on a square canvas (white, or a crop of ``background``), its feet at the bottom."""
-    side = max(sprite.size)
+def placement(sprite: Image.Image, size: tuple[int, int] | None, left: int | None) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The canvas ``size`` (width, height; default a square of the sprite's longer side) and where
+    the sprite's top left goes: ``left`` from the left edge (default centered), its feet at the bottom."""
+    width, height = size or (max(sprite.size),) * 2
+    return (width, height), ((width - sprite.width) // 2 if left is None else left, height - sprite.height)
+
+
+def on_canvas(sprite: Image.Image, background: Image.Image | None, size: tuple[int, int] | None = None,
+              left: int | None = None) -> Image.Image:
+    """The sprite on a canvas (white, or ``background`` scaled to cover it, its top left kept),
+    placed by :func:`placement`."""
+    (width, height), at = placement(sprite, size, left)
     if background is None:
-        canvas = Image.new("RGB", (side, side), "white")
+        canvas = Image.new("RGB", (width, height), "white")
     else:
-        scale = side / min(background.size)
+        scale = max(width / background.width, height / background.height)
         bg = background.convert("RGB").resize((round(background.width * scale), round(background.height * scale)))
-        canvas = bg.crop((0, 0, side, side))
-    canvas.paste(sprite, ((side - sprite.width) // 2, side - sprite.height), sprite)
+        canvas = bg.crop((0, 0, width, height))
+    canvas.paste(sprite, at, sprite)
     return canvas
 
 
-def truth_mask(sprite: Image.Image) -> np.ndarray:
-    side = max(sprite.size)
-    alpha = Image.new("L", (side, side), 0)
-    alpha.paste(sprite.getchannel("A"), ((side - sprite.width) // 2, side - sprite.height))
+def truth_mask(sprite: Image.Image, size: tuple[int, int] | None = None, left: int | None = None) -> np.ndarray:
+    """Where the sprite is opaque on the canvas of :func:`on_canvas` with the same placement."""
+    (width, height), at = placement(sprite, size, left)
+    alpha = Image.new("L", (width, height), 0)
+    alpha.paste(sprite.getchannel("A"), at)
     return np.asarray(alpha) > ALPHA_THRESHOLD
 
 
