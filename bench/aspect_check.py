@@ -40,7 +40,7 @@ from animeparse.inference import (  # noqa: E402
     DEFAULT_MODEL_A, DEFAULT_MODEL_B, Branch, load_branches, model_schema, predict,
 )
 from animeparse.metrics import confusion_matrix, summarize  # noqa: E402
-from real_check import find_images, iou, on_canvas, truth_mask, unpack_packages  # noqa: E402
+from real_check import find_images, iou, on_canvas, screen_placement, truth_mask, unpack_packages  # noqa: E402
 
 Parser = Callable[[dict[str, Branch], Image.Image], np.ndarray]
 
@@ -104,14 +104,13 @@ def renpy_tall(root: Path, branches, n_backgrounds: int) -> dict[tuple[str, str]
 
 def renpy_wide(root: Path, branches, n_backgrounds: int) -> dict[str, float]:
     """Foreground IoU of each parser on visual-novel screens: each sprite standing on each busy
-    background cropped to 16:9 at the sprite's height, a third from the left."""
+    background at 16:9 (:func:`real_check.screen_placement`)."""
     sprites, bg_paths, _ = find_images(root)
     backgrounds = [Image.open(p) for p in bg_paths[:n_backgrounds]]
     scores: dict[str, list[float]] = {}
     for path in sprites:
         sprite = Image.open(path).convert("RGBA")
-        size = (round(sprite.height * 16 / 9), sprite.height)
-        left = size[0] // 3 - sprite.width // 2
+        size, left = screen_placement(sprite)
         truth = truth_mask(sprite, size, left)
         for background in backgrounds:
             screen = on_canvas(sprite, background, size, left)

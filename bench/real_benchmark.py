@@ -9,8 +9,8 @@ and framing) for branches A, B and their ensemble A+B:
 - coarse mean IoU, background / hair / skin / clothes (the 16-class maps grouped);
 - the same by drawing style.
 
-Then the Ren'Py sprite check (bench/real_check.py: foreground IoU on white, on busy backgrounds
-and as line art), and one summary table. Overlays (picture, truth, A+B prediction) and an
+Then the Ren'Py sprite check (bench/real_check.py: foreground IoU on white, on busy backgrounds,
+on 16:9 visual-novel screens and as line art), and one summary table. Overlays (picture, truth, A+B prediction) and an
 overview figure are written to --out; the art may not be redistributed, so keep them local.
 
     python bench/real_benchmark.py --dataset ~/animeparse-runs/data/live2d_parts --out outputs/real_benchmark
@@ -42,7 +42,7 @@ from animeparse.inference import DEFAULT_MODEL_A, DEFAULT_MODEL_B, load_branches
 from animeparse.labels import MERGE_16_TO_13, MERGE_16_TO_COARSE, SCHEMA_13, SCHEMA_16, SCHEMA_COARSE  # noqa: E402
 from animeparse.metadata import STYLES  # noqa: E402
 from animeparse.metrics import confusion_matrix, merge_confusion, summarize  # noqa: E402
-from real_check import print_renpy, renpy_check, unpack_packages  # noqa: E402
+from real_check import VARIANTS, print_renpy, renpy_check, unpack_packages  # noqa: E402
 
 OVERLAYS = 24
 """Pictures drawn as picture | truth | prediction tiles (the first ones of the split)."""
@@ -150,7 +150,7 @@ def print_summary(result: dict, renpy: dict | None) -> None:
             ("real parts, coarse mIoU", lambda u: result[u]["coarse"]["mean_iou"])]
     rows += [(f"  {s} (16-class)", lambda u, s=s: result[u]["by_style"].get(s)) for s in STYLES]
     if renpy:
-        rows += [(f"Ren'Py foreground, {v}", lambda u, v=v: renpy[(v, u)]) for v in ("white", "busy", "lineart")]
+        rows += [(f"Ren'Py foreground, {v}", lambda u, v=v: renpy[(v, u)]) for v in VARIANTS]
     for label, get in rows:
         print(f"{label:33s}" + "".join(f"   {fmt(get(u))}" for u in USES))
 

@@ -3,7 +3,8 @@
 Debian's ``renpy-demo`` and ``renpy-thequestion`` packages ship character sprites with
 transparency (Sylvie in two outfits, Eileen, Lucy; several expressions) and three concert
 scenes, under a free license (see their copyright files). Each sprite is composited on white,
-on the packages' own busy backgrounds, and turned into line art; its alpha channel is the exact
+on the packages' own busy backgrounds, on visual-novel screens (a busy background at 16:9, the
+sprite standing a third from the left) and turned into line art; its alpha channel is the exact
 character-vs-background truth. The check prints foreground IoU per variant and writes
 prediction overlays (the concert scenes too, which have no truth) for a person to look at, and
 ``overview.png``, a few of each kind in one picture.
@@ -34,6 +35,8 @@ PACKAGES = ("renpy-demo", "renpy-thequestion")
 SPRITES = ("sylvie", "eileen", "lucy")
 ALPHA_THRESHOLD = 128
 """Alpha above this counts as character; sprite edges are antialiased."""
+VARIANTS = ("white", "busy", "screen", "lineart")
+"""The pictures made of each sprite, as scored: ``busy`` and ``screen`` once per background."""
 
 
 def unpack_packages(dest: Path) -> Path:
@@ -85,11 +88,22 @@ def truth_mask(sprite: Image.Image, size: tuple[int, int] | None = None, left: i
     return np.asarray(alpha) > ALPHA_THRESHOLD
 
 
-def variants(sprite: Image.Image, backgrounds: list[Image.Image]) -> dict[str, Image.Image]:
-    white = on_canvas(sprite, None)
-    out = {"white": white, "lineart": to_lineart(white)}
+def screen_placement(sprite: Image.Image) -> tuple[tuple[int, int], int]:
+    """A visual-novel screen: the canvas size, 16:9 at the sprite's height, and the sprite's left
+    edge, standing a third from the left (wider than 2:1 would not be framed as it is)."""
+    size = (round(sprite.height * 16 / 9), sprite.height)
+    return size, size[0] // 3 - sprite.width // 2
+
+
+def variants(sprite: Image.Image, backgrounds: list[Image.Image]) -> dict[str, tuple[Image.Image, np.ndarray]]:
+    """Each picture made of the sprite (named by its variant, and background number) with its truth."""
+    white, square = on_canvas(sprite, None), truth_mask(sprite)
+    size, left = screen_placement(sprite)
+    wide = truth_mask(sprite, size, left)
+    out = {"white": (white, square), "lineart": (to_lineart(white), square)}
     for i, bg in enumerate(backgrounds):
-        out[f"busy{i}"] = on_canvas(sprite, bg)
+        out[f"busy{i}"] = (on_canvas(sprite, bg), square)
+        out[f"screen{i}"] = (on_canvas(sprite, bg, size, left), wide)
     return out
 
 
@@ -108,19 +122,18 @@ def save_overlay(prediction, path: Path, size: int = 320) -> None:
 
 
 def renpy_check(root: Path, branches, out: Path, n_backgrounds: int = 3) -> dict[tuple[str, str], float]:
-    """Foreground IoU of each variant (white, busy, lineart) and model use (A, B, A+B), averaged
-    over the sprites under ``root`` (the unpacked packages); overlays and overview.png go to ``out``."""
+    """Foreground IoU of each of :data:`VARIANTS` and model use (A, B, A+B), averaged over the
+    sprites under ``root`` (the unpacked packages); overlays and overview.png go to ``out``."""
     sprites, bg_paths, concerts = find_images(root)
     backgrounds = [Image.open(p) for p in bg_paths[:n_backgrounds]]
     out.mkdir(parents=True, exist_ok=True)
     scores: dict[tuple[str, str], list[float]] = defaultdict(list)
     for path in sprites:
         sprite = Image.open(path).convert("RGBA")
-        truth = truth_mask(sprite)
-        for variant, image in variants(sprite, backgrounds).items():
+        for variant, (image, truth) in variants(sprite, backgrounds).items():
             prediction = predict(branches, image, ENSEMBLE, name=path.stem)
             for use in USES:
-                scores[("busy" if variant.startswith("busy") else variant, use)].append(
+                scores[(variant.rstrip("0123456789"), use)].append(
                     iou(prediction.labels(use, prediction.schema) > 0, truth)
                 )
             save_overlay(prediction, out / f"{path.stem.replace(' ', '_')}_{variant}.png")
@@ -135,7 +148,7 @@ def renpy_check(root: Path, branches, out: Path, n_backgrounds: int = 3) -> dict
 def print_renpy(scores: dict[tuple[str, str], float]) -> None:
     print("Ren'Py sprites, foreground IoU (character vs background)")
     print(f"{'variant':10s}" + "".join(f"{u:>8s}" for u in USES))
-    for variant in ("white", "busy", "lineart"):
+    for variant in VARIANTS:
         print(f"{variant:10s}" + "".join(f"{scores[(variant, u)]:8.3f}" for u in USES))
 
 
@@ -160,9 +173,9 @@ def main() -> None:
 
 
 def overview(overlays: list[Path], path: Path, per_kind: int = 3, width: int = 1440) -> None:
-    """One picture of a few overlays of each kind (white, busy, line art, concert), a character
-    each, stacked."""
-    kinds = ("_white", "_busy0", "_lineart", "concert")
+    """One picture of a few overlays of each kind (white, busy, screen, line art, concert), a
+    character each, stacked."""
+    kinds = ("_white", "_busy0", "_screen0", "_lineart", "concert")
     rows = []
     for kind in kinds:
         first_of_each = {}  # character (first word of the name) -> its first overlay of this kind

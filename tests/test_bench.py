@@ -82,6 +82,27 @@ def test_real_check(tiny_branch_dirs, tmp_path):
     assert "foreground IoU" in out and (tmp_path / "out" / "overview.png").is_file()
 
 
+def test_real_check_variants_keep_the_sprite_under_its_truth():
+    """Every picture made of a sprite (white, busy, 16:9 screen, line art) has the sprite's opaque
+    pixels exactly where its truth says, whatever the canvas."""
+    real_check = runpy.run_path(str(BENCH / "real_check.py"))
+    rng = np.random.default_rng(1)
+    rgba = np.dstack([rng.integers(0, 256, (90, 40, 3), dtype=np.uint8), np.zeros((90, 40), np.uint8)])
+    rgba[10:85, 5:30, 3] = 255
+    sprite = Image.fromarray(rgba, "RGBA")
+    background = Image.fromarray(rng.integers(0, 256, (50, 70, 3), dtype=np.uint8))
+    pictures = real_check["variants"](sprite, [background])
+    assert sorted(pictures) == ["busy0", "lineart", "screen0", "white"]
+    for name, (image, truth) in pictures.items():
+        assert truth.shape == (image.height, image.width) and truth.sum() == 75 * 25, name
+        if name != "lineart":
+            assert (np.asarray(image)[truth] == rgba[10:85, 5:30, :3].reshape(-1, 3)).all(), name
+    screen, truth = pictures["screen0"]
+    assert screen.size == (160, 90)  # 16:9 at the sprite's height
+    columns = np.flatnonzero(truth.any(0))
+    assert columns[0] == 160 // 3 - 20 + 5  # standing a third from the left
+
+
 @pytest.fixture(scope="module")
 def heldout_repo(tmp_path_factory) -> Path:
     """A held-out split of the one Live2D model the tests install."""
@@ -99,7 +120,8 @@ def test_real_benchmark(tiny_branch_dirs, heldout_repo, tmp_path):
     """The held-out split scored with the tiny pair."""
     out = run("real_benchmark.py", "--dataset", str(heldout_repo), "--renpy", str(renpy_tree(tmp_path / "renpy")), "--out", str(tmp_path / "out"),
               "--model-a", str(tiny_branch_dirs["A"]), "--model-b", str(tiny_branch_dirs["B"]))
-    assert "real parts, 16-class mIoU" in out and "classes in truth" in out and "Ren'Py foreground, busy" in out
+    assert "real parts, 16-class mIoU" in out and "classes in truth" in out
+    assert "Ren'Py foreground, busy" in out and "Ren'Py foreground, screen" in out
     assert (tmp_path / "out" / "metrics.json").is_file() and (tmp_path / "out" / "overview.png").is_file()
 
 
