@@ -6,6 +6,7 @@ Geometry moves image and mask together (bilinear for the image, nearest for the 
 photometric changes touch the image only. :class:`Augment` chains them for training.
 
 :func:`swap_background` puts photographs behind the labeled parts (backgrounds the data lacks);
+:func:`paint_letters` writes big letters on the background (titles, banners, sound effects);
 :func:`recolor_parts` gives hair and clothes colors the labeled characters lack.
 :func:`to_lineart` turns a color illustration into a pencil-style sketch; training uses it so the
 models also parse sketches, and other code imports it to make line-art inputs.
@@ -13,14 +14,17 @@ models also parse sketches, and other code imports it to make line-art inputs.
 
 from __future__ import annotations
 
+import colorsys
 import math
 import random
+import string
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from animeparse.images import IMAGENET_MEAN, frame_window
 from animeparse.labels import IGNORE_INDEX
@@ -149,10 +153,61 @@ def swap_background(
         crop = photo.resize(image.size, Image.BILINEAR, box=(x, y, x + w, y + h))
     if hue > 0:  # no draw when off: runs without it keep their random sequence
         crop = color_jitter(crop, rng, BACKGROUND_JITTER, hue)
-    rgb = np.asarray(image)
-    if np.abs(rgb.astype(np.int16) - rgb.mean(axis=2, keepdims=True)).max() <= 2:
+    if is_gray(image, mask):
         crop = ImageOps.grayscale(crop).convert("RGB")
     return feathered_paste(image, crop, background), mask
+
+
+def is_gray(image: Image.Image, mask: Image.Image) -> bool:
+    """Whether an RGB picture has no color (a sketch, a manga page), what is added to it must not
+    either; the crop's padding (mask 255, the normalisation mean's color) does not count."""
+    rgb = np.asarray(image)[np.asarray(mask) != IGNORE_INDEX].astype(np.int16)
+    return bool(np.abs(rgb - rgb.mean(axis=1, keepdims=True)).max(initial=0) <= 2)
+
+
+LETTERS = string.ascii_letters + string.digits + "!?&"
+
+
+@lru_cache(maxsize=64)
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)  # Pillow's own outline font: no font files to find
+
+
+def _random_color(rng: random.Random) -> tuple[int, int, int]:
+    """Any hue, saturated or gray, dark or light: banners come in every color."""
+    saturation = rng.choice((0.0, rng.uniform(0.3, 1.0)))
+    return tuple(round(255 * c) for c in colorsys.hsv_to_rgb(rng.random(), saturation, rng.uniform(0.1, 1.0)))
+
+
+def paint_letters(image: Image.Image, mask: Image.Image | None, rng: random.Random) -> Image.Image:
+    """Big letters painted over the background (mask 0): one to three words, each 8-40% of the
+    picture's height, in any color, half of them outlined in another, turned by up to 30 degrees.
+
+    Scenes and pages carry titles, banners, signs and sound effects, none of them a part; the
+    labeled backgrounds have none, and the models called a concert banner's big orange letters
+    hair. The parts and the mask stay; the seam is feathered by a pixel (:func:`feathered_paste`).
+    A grayscale picture gets gray letters."""
+    if mask is None:
+        return image
+    background = np.asarray(mask) == 0
+    if not background.any():
+        return image
+    painted = image.copy()
+    for _ in range(rng.randint(1, 3)):
+        size = max(8, round(image.height * rng.uniform(0.08, 0.4)))
+        word = "".join(rng.choice(LETTERS) for _ in range(rng.randint(1, 8)))
+        outline = rng.choice((0, max(1, size // 12)))
+        left, top, right, bottom = _font(size).getbbox(word, stroke_width=outline)
+        tile = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+        ImageDraw.Draw(tile).text((-left, -top), word, font=_font(size), fill=_random_color(rng),
+                                  stroke_width=outline, stroke_fill=_random_color(rng))
+        tile = tile.rotate(rng.uniform(-30, 30), Image.BICUBIC, expand=True)
+        at = (rng.randint(-tile.width // 2, image.width - tile.width // 2),
+              rng.randint(-tile.height // 2, image.height - tile.height // 2))
+        painted.paste(tile, at, tile)
+    if is_gray(image, mask):
+        painted = ImageOps.grayscale(painted).convert("RGB")
+    return feathered_paste(image, painted, background)
 
 
 RECOLOR_CLASSES = ("hair", "top", "bottom", "legwear", "headwear")
@@ -221,6 +276,7 @@ class Augment:
     background_p: float = 0.0
     background_hue: float = 0.0
     photos: tuple[Path, ...] = ()
+    letters_p: float = 0.0
     recolor_p: float = 0.0
     recolor_groups: tuple[tuple[int, ...], ...] = ()
 
@@ -228,6 +284,8 @@ class Augment:
         image, mask = random_scale_crop(image, mask, self.base_size, self.crop_size, self.scale_range, rng, self.aspect_range)
         if self.background_p and mask is not None and rng.random() < self.background_p:  # no draw when off
             image, mask = swap_background(image, mask, rng, self.photos, self.background_hue)
+        if self.letters_p and mask is not None and rng.random() < self.letters_p:  # no draw when off
+            image = paint_letters(image, mask, rng)
         if self.recolor_p and mask is not None:  # no draw when off
             groups = [group for group in self.recolor_groups if rng.random() < self.recolor_p]
             if groups:

@@ -11,6 +11,7 @@ from animeparse.augment import (
     color_jitter,
     grayscale,
     hflip,
+    paint_letters,
     random_scale_crop,
     recolor_parts,
     swap_background,
@@ -278,3 +279,47 @@ def test_augment_recolors_parts_only_when_asked():
     hair = inside(hair)
     assert np.abs(np.asarray(recolored, np.int16) - np.asarray(kept, np.int16))[hair].min(axis=-1).max() > 0
     assert np.array_equal(np.asarray(recolored)[rest], np.asarray(kept)[rest])
+
+
+def test_paint_letters_writes_on_the_background_only():
+    """Letters of many colors land on the background; the parts, the ignored pixels and the mask
+    stay as they were."""
+    image, mask = coded_pair((192, 160))
+    ids, before = np.asarray(mask), np.asarray(image, np.int16)
+    kept = ~around(ids == 0)  # parts and ignored pixels, one pixel in from the seam
+    changed, colors = [], set()
+    for seed in range(8):
+        out = np.asarray(paint_letters(image, mask, random.Random(seed)), np.int16)
+        assert np.array_equal(out[kept], before[kept])
+        painted = np.abs(out - before).max(axis=-1) > 30
+        changed.append(painted[ids == 0].mean())
+        colors.update(map(tuple, out[painted & inside(ids == 0)][::50] // 64))
+    assert max(changed) > 0.02 and min(changed) >= 0 and len(colors) >= 6
+    assert paint_letters(image, Image.new("L", image.size, 1), random.Random(0)) is image
+    assert paint_letters(image, None, random.Random(0)) is image
+
+
+def test_what_is_added_to_a_sketch_stays_gray_beside_a_crops_padding(tmp_path):
+    """A sketch cropped past its edge has padding in the normalisation mean's color (labeled
+    ignore): the letters and the swapped-in photograph must still come out gray."""
+    image, mask = coded_pair((192, 160))
+    sketch = np.array(grayscale(image))
+    sketch[np.asarray(mask) == IGNORE_INDEX] = PAD_COLOR
+    sketch = Image.fromarray(sketch)
+    background = np.asarray(mask) == 0
+    for out in [paint_letters(sketch, mask, random.Random(seed)) for seed in range(4)] + [
+        swap_background(sketch, mask, random.Random(0), photo_folder(tmp_path))[0]
+    ]:
+        rgb = np.asarray(out, np.int16)[background]
+        assert (rgb.max(axis=1) - rgb.min(axis=1)).max() <= 1
+        assert not np.array_equal(np.asarray(out)[background], np.asarray(sketch)[background])
+
+
+def test_augment_paints_letters_only_when_asked():
+    image, mask = coded_pair((192, 192))
+    plain = dict(base_size=192, crop_size=192, scale_range=(1.0, 1.0), hflip_p=0, jitter_p=0, grayscale_p=0, blur_p=0, lineart_p=0)
+    kept, _ = Augment(**plain)(image, mask, random.Random(0))
+    painted, out_mask = Augment(**plain, letters_p=1.0)(image, mask, random.Random(0))
+    ids = np.asarray(out_mask)
+    assert np.array_equal(np.asarray(painted)[~around(ids == 0)], np.asarray(kept)[~around(ids == 0)])
+    assert not np.array_equal(np.asarray(painted)[ids == 0], np.asarray(kept)[ids == 0])

@@ -315,11 +315,12 @@ def test_background_swap_trains_and_is_named_in_the_cards(shapes_repo, tmp_path)
     metrics = cotrain.main([
         "--dataset", str(shapes_repo), "--output-dir", str(out), *TINY_MODEL, *FAST, "--max-steps", "4", "--cps-weight", "0",
         "--background-swap", "1", "--background-photos", str(photos), "--background-hue", "0.5",
-        "--eval-every", "0", "--save-every", "0",
+        "--background-letters", "1", "--part-recolor", "0.5", "--eval-every", "0", "--save-every", "0",
     ])
     assert metrics["config"]["background_swap"] == 1 and np.isfinite(scalars(out, "train/loss_sup")).all()
     card = (out / "model_a" / "README.md").read_text()
     assert "background swap probability" in card and "swapped the background of 100% of the labeled crops" in card
+    assert "| letters on the background probability | `1.0` |" in card and "| hair and clothes recolor probability | `0.5` |" in card
     assert "hue rotated by up to 0.5 of a turn" in card and "crops for photographs and artwork from a local folder" in card
     from model_card.render import background_origin
 
@@ -482,6 +483,7 @@ def test_unreachable_hub_init_is_a_clear_error(shapes_repo, tmp_path):
         (["--background-swap", "2"], "--background-swap is a probability"),
         (["--background-hue", "0.7"], "--background-hue is a fraction of a turn from 0 to 0.5"),
         (["--part-recolor", "-0.1"], "--part-recolor is a probability"),
+        (["--background-letters", "1.5"], "--background-letters is a probability"),
         (["--background-swap", "0.5", "--background-photos", "/no/such/folder"], "not a folder (or one of debian, games, debian-v1)"),
     ],
 )

@@ -165,6 +165,9 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("--background-hue", type=float, default=0.0, metavar="TURN",
                    help="each swapped-in picture's own color jitter: hue rotated by up to TURN of a turn (0.5: any "
                         "color), brightness, contrast and saturation by up to 30%% (0 = the picture as it is)")
+    g.add_argument("--background-letters", type=float, default=0.0, metavar="P",
+                   help="probability that big letters (titles, banners, sound effects) are painted over a labeled "
+                        "crop's background (0 = off)")
     g.add_argument("--part-recolor", type=float, default=0.0, metavar="P",
                    help=f"probability that each of a labeled crop's {', '.join(RECOLOR_CLASSES)} is recolored on its own: "
                         "hue turned, saturation scaled down to gray, brightness curved (0 = off)")
@@ -215,7 +218,7 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("--weight-decay, --cps-weight and --class-weight-power must be 0 or more")
     if not 0 <= args.ema_decay < 1:
         p.error(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
-    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p", "cps_threshold", "background_swap", "part_recolor"]:
+    for name in ["hflip_p", "jitter_p", "grayscale_p", "blur_p", "lineart_p", "cps_threshold", "background_swap", "background_letters", "part_recolor"]:
         if not 0 <= getattr(args, name) <= 1:
             p.error(f"--{name.replace('_', '-')} is a probability, got {getattr(args, name)}")
     if 0 < args.max_steps <= args.warmup_steps:
@@ -372,7 +375,7 @@ def make_loaders(args: argparse.Namespace, data: Data, processor) -> tuple[DataL
         aspect_range=tuple(args.aspect_range), hflip_p=args.hflip_p,
         jitter_p=args.jitter_p, grayscale_p=args.grayscale_p, blur_p=args.blur_p, lineart_p=args.lineart_p,
         background_p=args.background_swap, background_hue=args.background_hue, photos=background_photos(args),
-        recolor_p=args.part_recolor,
+        letters_p=args.background_letters, recolor_p=args.part_recolor,
         recolor_groups=tuple((data.schema.label2id[name],) for name in RECOLOR_CLASSES if name in data.schema.label2id),
     )
     loader_kwargs = dict(num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
