@@ -10,8 +10,9 @@ and framing) for branches A, B and their ensemble A+B:
 - the same by drawing style.
 
 Then the Ren'Py sprite check (bench/real_check.py: foreground IoU on white, on busy backgrounds,
-on 16:9 visual-novel screens and as line art), and one summary table. Overlays (picture, truth, A+B prediction) and an
-overview figure are written to --out; the art may not be redistributed, so keep them local.
+on 16:9 visual-novel screens and as line art), and one summary table. Overlays (picture, truth,
+A+B prediction) and an overview figure are written to --out; the art may not be redistributed, so
+keep them local.
 
     python bench/real_benchmark.py --dataset ~/animeparse-runs/data/live2d_parts --out outputs/real_benchmark
     python bench/real_benchmark.py --dataset DIR --model-a RUN/model_a --model-b RUN/model_b --out outputs/run_bench
