@@ -15,6 +15,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from animeparse.branches import BRANCHES, ENSEMBLE, USES
 from animeparse.live2d.backgrounds import COLLECTIONS, describe
+from animeparse.model import input_size
 from animeparse.sources import is_local
 from hf_dataset.card import card_sources
 
@@ -220,6 +221,7 @@ def render_model_card(
         num_classes=len(class_names),
         class_list=", ".join(class_names),
         eval_size=config["eval_size"],
+        wide_width=input_size({"height": config["eval_size"], "width": config["eval_size"]}, 16, 9)[0],  # a 16:9 picture
         dataset_name=dataset_name,
         step=metrics["step"],
         max_steps=config["max_steps"],

@@ -321,6 +321,7 @@ def test_background_swap_trains_and_is_named_in_the_cards(shapes_repo, tmp_path)
     card = (out / "model_a" / "README.md").read_text()
     assert "background swap probability" in card and "swapped the background of 100% of the labeled crops" in card
     assert "| letters on the background probability | `1.0` |" in card and "| hair and clothes recolor probability | `0.5` |" in card
+    assert "(16:9: 48 x 96)" in card  # how the app frames a wide picture, at this run's input size
     assert "hue rotated by up to 0.5 of a turn" in card and "crops for photographs and artwork from a local folder" in card
     from model_card.render import background_origin
 
