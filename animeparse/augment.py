@@ -197,9 +197,10 @@ def paint_letters(image: Image.Image, mask: Image.Image | None, rng: random.Rand
         size = max(8, round(image.height * rng.uniform(0.08, 0.4)))
         word = "".join(rng.choice(LETTERS) for _ in range(rng.randint(1, 8)))
         outline = rng.choice((0, max(1, size // 12)))
-        left, top, right, bottom = _font(size).getbbox(word, stroke_width=outline)
+        font = _font(size)
+        left, top, right, bottom = font.getbbox(word, stroke_width=outline)
         tile = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
-        ImageDraw.Draw(tile).text((-left, -top), word, font=_font(size), fill=_random_color(rng),
+        ImageDraw.Draw(tile).text((-left, -top), word, font=font, fill=_random_color(rng),
                                   stroke_width=outline, stroke_fill=_random_color(rng))
         tile = tile.rotate(rng.uniform(-30, 30), Image.BICUBIC, expand=True)
         at = (rng.randint(-tile.width // 2, image.width - tile.width // 2),

@@ -294,7 +294,7 @@ def test_paint_letters_writes_on_the_background_only():
         painted = np.abs(out - before).max(axis=-1) > 30
         changed.append(painted[ids == 0].mean())
         colors.update(map(tuple, out[painted & inside(ids == 0)][::50] // 64))
-    assert max(changed) > 0.02 and min(changed) >= 0 and len(colors) >= 6
+    assert max(changed) > 0.02 and min(changed) > 0 and len(colors) >= 6  # every seed paints some background
     assert paint_letters(image, Image.new("L", image.size, 1), random.Random(0)) is image
     assert paint_letters(image, None, random.Random(0)) is image
 
