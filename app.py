@@ -4,6 +4,7 @@
     python app.py --model-a OWNER/NAME-a --model-b OWNER/NAME-b
     python app.py --backend onnx                             # ONNX Runtime: each model's onnx/ export
     python app.py --no-flip                                  # one forward pass per model, not two (faster)
+    python app.py --no-zoom-faces                            # no second, closer look at the faces (faster)
     ANIMEPARSE_MODEL_A=OWNER/NAME-a ANIMEPARSE_MODEL_B=OWNER/NAME-b python app.py   # a Space's settings
     python app.py --save-repo my-corrections --label-queue ~/unlabeled   # where corrections go; what to label next
 
@@ -89,6 +90,9 @@ def read_settings(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--flip", action=argparse.BooleanOptionalAction, default=env.get("ANIMEPARSE_FLIP", "1") != "0",
                         help="average each model over the picture and its mirror image: better parts, more model time "
                              "(default; --no-flip or env ANIMEPARSE_FLIP=0 for the plain forward pass)")
+    parser.add_argument("--zoom-faces", action=argparse.BooleanOptionalAction, default=env.get("ANIMEPARSE_ZOOM_FACES", "1") != "0",
+                        help="a second, closer look at the faces: finer eyes, eyebrows, mouths and hair, one more forward "
+                             "pass per model (default; --no-zoom-faces or env ANIMEPARSE_ZOOM_FACES=0 to skip it)")
     parser.add_argument("--save-repo", type=Path, default=Path(env.get("ANIMEPARSE_SAVE_REPO", "animeparse-corrections")),
                         help="local Datasets repo folder that corrected parses are saved to; made on the first save "
                              "(env ANIMEPARSE_SAVE_REPO; default ./animeparse-corrections)")
@@ -167,7 +171,8 @@ def parse_upload(image: str | None, use: str, view: str) -> tuple[Prediction | N
     except gr.Error as e:
         gr.Warning(e.message)
         return None, None, None
-    return predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem), None, gr.update()
+    prediction = predict(MODELS, rgb, ENSEMBLE if view == "disagreement" else use, name=stem, zoom=SETTINGS.zoom_faces)
+    return prediction, None, gr.update()
 
 
 def edited_layer(edited: dict | None) -> np.ndarray | None:
@@ -408,7 +413,7 @@ def parse(
         raise refuse(f"classes must be one of {list(SCHEMAS)}, got {classes!r}")
     rgb, stem = read_image(image["path"])
     schema = SCHEMAS[classes]
-    labels = predict(MODELS, rgb, model, name=stem).labels(model, schema)
+    labels = predict(MODELS, rgb, model, name=stem, zoom=SETTINGS.zoom_faces).labels(model, schema)
     return gr.FileData(path=picture(labels, f"{stem}_labels.png", API_DIR)), list(schema.names)
 
 

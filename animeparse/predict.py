@@ -1,11 +1,13 @@
 """The batch command: parse many images, write index maps, color maps and (optionally) overlays.
 
     animeparse-predict INPUT_DIR_OR_FILES --out DIR [--overlays]
-    python -m animeparse.predict INPUT_DIR_OR_FILES --out DIR [--overlays] [--backend onnx] [--no-flip]
+    python -m animeparse.predict INPUT_DIR_OR_FILES --out DIR [--overlays] [--backend onnx] [--no-flip] [--no-zoom-faces]
 
 ``--backend onnx`` runs the models' ``onnx/`` exports (``python -m animeparse.export MODEL``) with
 ONNX Runtime; the outputs are the same. Each model answers with its mean over the picture and its
 mirror image, as in the app; ``--no-flip`` takes one forward pass, as ``pipeline()`` does.
+As in the app, the faces then get a second, closer look (:mod:`animeparse.faces`): finer eyes,
+eyebrows, mouths and hair for one more forward pass per model; ``--no-zoom-faces`` skips it.
 
 Inference is :mod:`animeparse.inference`, the pictures :mod:`animeparse.drawing`; this module only
 reads the command line, the input files and writes the outputs.
@@ -52,6 +54,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-flip", dest="flip", action="store_false",
         help="one forward pass per model (faster); by default each model is averaged over the image and its mirror image",
+    )
+    parser.add_argument(
+        "--no-zoom-faces", dest="zoom_faces", action="store_false",
+        help="no second, closer look at the faces (faster); by default the faces are parsed again, enlarged",
     )
     parser.add_argument(
         "--classes", default=None, help="class count of the output: 16, or 13 for the merge (default: the models')"
@@ -109,7 +115,7 @@ def collect_inputs(inputs: Sequence[Path]) -> list[Path]:
 def parse_file(path: Path, branches: dict[str, Branch], args: argparse.Namespace, schema: Schema | None) -> None:
     """Parse one image and write its maps under ``args.out``."""
     original = load_rgb(path)
-    prediction = predict(branches, fit_within(original, args.max_side), args.use)
+    prediction = predict(branches, fit_within(original, args.max_side), args.use, zoom=args.zoom_faces)
     schema = schema or prediction.schema
     labels = prediction.labels(args.use, schema)
     if labels.shape != (original.height, original.width):

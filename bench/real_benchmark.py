@@ -16,10 +16,11 @@ keep them local.
 
     python bench/real_benchmark.py --dataset ~/animeparse-runs/data/live2d_parts --out outputs/real_benchmark
     python bench/real_benchmark.py --dataset DIR --model-a RUN/model_a --model-b RUN/model_b --out outputs/run_bench
-    python bench/real_benchmark.py --dataset DIR --no-flip --out outputs/plain   # one forward pass per model
+    python bench/real_benchmark.py --dataset DIR --no-flip --no-zoom-faces --out outputs/plain   # one forward pass per model
 
 The models answer as in the app and the batch command: each averaged over the picture and its
-mirror image, unless --no-flip.
+mirror image, unless --no-flip, and the faces parsed again, enlarged (animeparse.faces), unless
+--no-zoom-faces.
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def absent_classes(cm: torch.Tensor, summary: dict) -> dict:
             "taken_from": taken_from}
 
 
-def score_split(dataset, branches, out: Path, limit: int | None) -> dict:
-    """Confusion matrices per use (16 and 13 classes) and per style; overlays of the first pictures."""
+def score_split(dataset, branches, out: Path, limit: int | None, zoom: bool = False) -> dict:
+    """Confusion matrices per use (16 and 13 classes) and per style; overlays of the first pictures.
+    ``zoom``: parse with a closer look at the faces, as the app does by default."""
     n = len(dataset) if limit is None else min(limit, len(dataset))
     cm16 = {u: torch.zeros(16, 16, dtype=torch.long) for u in USES}
     cm13 = {u: torch.zeros(13, 13, dtype=torch.long) for u in USES}
@@ -91,7 +93,7 @@ def score_split(dataset, branches, out: Path, limit: int | None) -> dict:
         row = dataset[i]
         image = row["image"].convert("RGB")
         truth = np.asarray(row["label"])
-        prediction = predict(branches, image, ENSEMBLE, name=row["file_name"])
+        prediction = predict(branches, image, ENSEMBLE, name=row["file_name"], zoom=zoom)
         truth_t = torch.from_numpy(truth.astype(np.int64))
         truth13 = torch.from_numpy(MERGE_16_TO_13[truth].astype(np.int64))
         for use in USES:
@@ -170,6 +172,8 @@ def main() -> None:
     parser.add_argument("--no-flip", dest="flip", action="store_false",
                         help="one forward pass per model, as pipeline() gives (default: as the app, each model averaged "
                              "over the picture and its mirror image)")
+    parser.add_argument("--no-zoom-faces", dest="zoom_faces", action="store_false",
+                        help="no second, closer look at the faces (default: as the app, the faces parsed again, enlarged)")
     parser.add_argument("--out", type=Path, required=True, help="folder for metrics.json and the figures")
     args = parser.parse_args()
     if args.limit is not None and args.limit < 1:
@@ -184,15 +188,15 @@ def main() -> None:
     if args.input_size is not None:
         for _, processor in branches.values():
             processor.size = {"height": args.input_size, "width": args.input_size}
-    result = score_split(dataset[args.split], branches, args.out, args.limit)
+    result = score_split(dataset[args.split], branches, args.out, args.limit, args.zoom_faces)
     renpy = None
     if not args.no_renpy:
         with tempfile.TemporaryDirectory() as tmp:
-            renpy = renpy_check(args.renpy or unpack_packages(Path(tmp)), branches, args.out / "renpy")
+            renpy = renpy_check(args.renpy or unpack_packages(Path(tmp)), branches, args.out / "renpy", zoom=args.zoom_faces)
         print_renpy(renpy)
     print_parts(result)
     print_summary(result, renpy)
-    record = {"models": {"A": args.model_a, "B": args.model_b}, "dataset": args.dataset, "split": args.split, "flip": args.flip,
+    record = {"models": {"A": args.model_a, "B": args.model_b}, "dataset": args.dataset, "split": args.split, "flip": args.flip, "zoom_faces": args.zoom_faces,
               "input_size": args.input_size or next(iter(branches.values()))[1].size["height"], **result,
               "renpy": {f"{v}/{u}": s for (v, u), s in (renpy or {}).items()}}
     (args.out / "metrics.json").write_text(json.dumps(record, indent=2))

@@ -121,9 +121,10 @@ def save_overlay(prediction, path: Path, size: int = 320) -> None:
     img.save(path)
 
 
-def renpy_check(root: Path, branches, out: Path, n_backgrounds: int = 3) -> dict[tuple[str, str], float]:
+def renpy_check(root: Path, branches, out: Path, n_backgrounds: int = 3, zoom: bool = False) -> dict[tuple[str, str], float]:
     """Foreground IoU of each of :data:`VARIANTS` and model use (A, B, A+B), averaged over the
-    sprites under ``root`` (the unpacked packages); overlays and overview.png go to ``out``."""
+    sprites under ``root`` (the unpacked packages); overlays and overview.png go to ``out``.
+    ``zoom``: parse with a closer look at the faces, as the app does by default."""
     sprites, bg_paths, concerts = find_images(root)
     backgrounds = [Image.open(p) for p in bg_paths[:n_backgrounds]]
     out.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,7 @@ def renpy_check(root: Path, branches, out: Path, n_backgrounds: int = 3) -> dict
     for path in sprites:
         sprite = Image.open(path).convert("RGBA")
         for variant, (image, truth) in variants(sprite, backgrounds).items():
-            prediction = predict(branches, image, ENSEMBLE, name=path.stem)
+            prediction = predict(branches, image, ENSEMBLE, name=path.stem, zoom=zoom)
             for use in USES:
                 scores[(variant.rstrip("0123456789"), use)].append(
                     iou(prediction.labels(use, prediction.schema) > 0, truth)
@@ -140,7 +141,7 @@ def renpy_check(root: Path, branches, out: Path, n_backgrounds: int = 3) -> dict
     for path in concerts:
         image = Image.open(path).convert("RGB")
         image.thumbnail((1024, 1024))
-        save_overlay(predict(branches, image, ENSEMBLE, name=path.stem), out / f"{path.stem}.png", size=480)
+        save_overlay(predict(branches, image, ENSEMBLE, name=path.stem, zoom=zoom), out / f"{path.stem}.png", size=480)
     overview(sorted(out.glob("*.png")), out / "overview.png")
     return {key: float(np.mean(v)) for key, v in scores.items()}
 
@@ -160,6 +161,8 @@ def main() -> None:
     parser.add_argument("--backgrounds", type=int, default=3, help="busy backgrounds per sprite")
     parser.add_argument("--no-flip", dest="flip", action="store_false",
                         help="one forward pass per model (default: each averaged over the picture and its mirror image)")
+    parser.add_argument("--no-zoom-faces", dest="zoom_faces", action="store_false",
+                        help="no second, closer look at the faces (default: as the app, the faces parsed again, enlarged)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the overlays")
     args = parser.parse_args()
     if args.backgrounds < 0:
@@ -167,7 +170,7 @@ def main() -> None:
 
     branches = load_branches({"A": args.model_a, "B": args.model_b}, flip=args.flip)
     with tempfile.TemporaryDirectory() as tmp:
-        scores = renpy_check(args.renpy or unpack_packages(Path(tmp)), branches, args.out, args.backgrounds)
+        scores = renpy_check(args.renpy or unpack_packages(Path(tmp)), branches, args.out, args.backgrounds, args.zoom_faces)
     print_renpy(scores)
     print(f"overlays in {args.out}, a sample of them in {args.out / 'overview.png'}")
 

@@ -533,3 +533,19 @@ def test_flip_setting_from_environment_or_command_line(app, monkeypatch):
     monkeypatch.setenv("ANIMEPARSE_FLIP", "0")
     assert not app.read_settings([]).flip
     assert app.read_settings(["--flip"]).flip
+
+
+def test_zoom_faces_setting_from_environment_or_command_line(app, monkeypatch, tmp_path):
+    """The app takes a closer look at the faces by default; ANIMEPARSE_ZOOM_FACES=0 or
+    --no-zoom-faces turns it off, and a command-line option overrides the environment."""
+    assert app.read_settings([]).zoom_faces
+    assert not app.read_settings(["--no-zoom-faces"]).zoom_faces
+    monkeypatch.setenv("ANIMEPARSE_ZOOM_FACES", "0")
+    assert not app.read_settings([]).zoom_faces
+    assert app.read_settings(["--zoom-faces"]).zoom_faces
+    path = tmp_path / "picture.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(path)
+    prediction = app.parse_upload(str(path), "A", "overlay")[0]
+    assert prediction.zoom and prediction.views is not None and "A" in prediction.view_logits
+    monkeypatch.setattr(app.SETTINGS, "zoom_faces", False)
+    assert not app.parse_upload(str(path), "A", "overlay")[0].zoom
