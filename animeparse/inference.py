@@ -553,6 +553,9 @@ class Prediction:
         return self._labels[key]
 
     def _with_views(self, labels: np.ndarray, use: str, schema: Schema) -> np.ndarray:
+        """The first look's ``labels`` with each view's pixels decided again: the argmax of the
+        first look's probabilities there plus those of every view over the pixel (adding, not
+        averaging: the argmax is the same, and pixels under two views need no count)."""
         names = needed_branches(use)
         if any(b not in self.view_logits for b in names):
             raise ValueError(f"the closer looks at the faces have not run for {use}; call run() first")
