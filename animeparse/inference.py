@@ -515,19 +515,24 @@ class Prediction:
         """Choose the views from the first parse (once) and run each branch ``use`` needs on them."""
         if self.views is None:
             self.views = face_views(self.first_look(use, self.schema), self.schema)
+        pixels: dict[str, list[np.ndarray]] = {}  # as in run(): the views' pixels once per processor
         for name in needed_branches(use):
-            if name not in self.view_logits:
-                model, processor = branches[name]
-                inputs = [model_input(processor, pad_to_frame(Image.fromarray(self.image[top:bottom, left:right])))
-                          for top, left, bottom, right in self.views]
-                self.view_logits[name] = [None] * len(inputs)
-                # Views of one input shape (the square ones, away from the picture's edges) run as one
-                # batch: on a 2-core CPU a batch of two costs 1.3x one picture.
-                for shape in {x.shape for x in inputs}:
-                    index = [i for i, x in enumerate(inputs) if x.shape == shape]
-                    logits = batch_logits(single_pass(model), np.concatenate([inputs[i] for i in index]))
-                    for i, view in zip(index, logits):
-                        self.view_logits[name][i] = view
+            if name in self.view_logits:
+                continue
+            model, processor = branches[name]
+            key = processor.to_json_string()
+            if key not in pixels:
+                pixels[key] = [model_input(processor, pad_to_frame(Image.fromarray(self.image[top:bottom, left:right])))
+                               for top, left, bottom, right in self.views]
+            inputs = pixels[key]
+            self.view_logits[name] = [None] * len(inputs)
+            # Views of one input shape (the square ones, away from the picture's edges) run as one
+            # batch: on a 2-core CPU a batch of two costs 1.3x one picture.
+            for shape in {x.shape for x in inputs}:
+                index = [i for i, x in enumerate(inputs) if x.shape == shape]
+                logits = batch_logits(single_pass(model), np.concatenate([inputs[i] for i in index]))
+                for i, view in zip(index, logits):
+                    self.view_logits[name][i] = view
 
     def first_look(self, use: str, schema: Schema) -> np.ndarray:
         """(H, W) uint8 label map of the whole-picture pass alone, in ``schema``'s ids."""

@@ -13,9 +13,10 @@ from transformers import SegformerForSemanticSegmentation
 
 from animeparse.branches import ENSEMBLE
 from animeparse.faces import MAX_VIEWS, VIEW_CONTEXT, face_views
+import animeparse.inference as inference
 from animeparse.inference import Prediction, branch_logits, class_scores, load_branches, model_schema, predict
 from animeparse.labels import SCHEMA_13, SCHEMA_16, Schema
-from animeparse.model import make_processor, save_model, scratch_config
+from animeparse.model import make_processor, model_input, save_model, scratch_config
 from animeparse.synth import render
 
 FACE, EYES, HAIR = (SCHEMA_16.names.index(n) for n in ("face", "eyes", "hair"))
@@ -75,12 +76,15 @@ def branches(tmp_path_factory):
     return load_branches(dirs)
 
 
-def test_a_closer_look_averages_its_probabilities_into_its_view(branches):
+def test_a_closer_look_averages_its_probabilities_into_its_view(branches, monkeypatch):
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 90, 3), dtype=np.uint8))
     views = [(10, 20, 50, 60), (0, 0, 40, 40), (30, 50, 60, 90)]  # overlapping; two of one size, one wider
     calls = count_forwards(branches)
+    prepared = []
+    monkeypatch.setattr(inference, "model_input", lambda p, img: prepared.append(img.size) or model_input(p, img))
     prediction = Prediction(np.asarray(image), model_schema(branches["A"][0]), zoom=True, views=views).run(branches, ENSEMBLE)
     assert calls == {"A": 1 + 2, "B": 1 + 2}  # the picture, then one batch per view shape
+    assert len(prepared) == 1 + len(views)  # both branches share one processor: each picture prepared once
     for name, (model, processor) in branches.items():  # each view: one plain forward pass on its crop
         for (top, left, bottom, right), logits in zip(views, prediction.view_logits[name]):
             alone = branch_logits((model.model, processor), image.crop((left, top, right, bottom)))
