@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # real_check, beside this file
@@ -49,6 +50,11 @@ from real_check import VARIANTS, print_renpy, renpy_check, unpack_packages  # no
 OVERLAYS = 24
 """Pictures drawn as picture | truth | prediction tiles (the first ones of the split)."""
 
+IGNORED_EDGE = 4
+"""Pixels within this many pixels of truth the labels ignore (255) are counted apart for the classes
+the truth lacks: a drawable that mixes parts (haruto's knee skin and socks) is ignored, and what the
+models say about it spills past its edge onto pixels the truth calls background."""
+
 
 def tile(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, height: int = 256) -> np.ndarray:
     """Picture, true label map and predicted label map side by side (255 = ignore shows white)."""
@@ -56,13 +62,24 @@ def tile(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, height: int = 2
     return np.concatenate([np.asarray(Image.fromarray(p).resize((height, height), Image.NEAREST)) for p in parts], axis=1)
 
 
-def absent_classes(cm: torch.Tensor, summary: dict) -> dict:
+def near_ignored(pred: np.ndarray, truth: np.ndarray) -> torch.Tensor:
+    """(16,) how many labeled pixels each class was predicted at within :data:`IGNORED_EDGE` pixels
+    of pixels the truth ignores."""
+    ignored = torch.from_numpy(truth == 255)[None, None].float()
+    near = F.max_pool2d(ignored, 2 * IGNORED_EDGE + 1, stride=1, padding=IGNORED_EDGE)[0, 0].bool().numpy()
+    near &= truth != 255
+    return torch.bincount(torch.from_numpy(pred[near].astype(np.int64)), minlength=SCHEMA_16.num_classes)
+
+
+def absent_classes(cm: torch.Tensor, summary: dict, at_ignored: torch.Tensor | None = None) -> dict:
     """What the plain mean IoU hides when the truth lacks classes (the held-out characters show no
     legs, legwear or animal parts): such a class scores 0 on any false alarm, and is left out
     when never predicted. So, from the confusion matrix and its :func:`summarize`: the mean over
     the classes the truth holds (those with a per-class accuracy), the share of pixels the models
     gave to the absent ones, and for each absent class predicted, what those pixels truly are
-    (shares of its pixels by truth class, largest first): where the false alarms come from."""
+    (shares of its pixels by truth class, largest first): where the false alarms come from; with
+    ``at_ignored`` (:func:`near_ignored` summed over the pictures), the share of them at the edge
+    of truth the labels ignore."""
     accuracy, iou = summary["per_category_accuracy"], summary["per_category_iou"]
     absent = [name for name in SCHEMA_16.names if accuracy[name] is None]
     present = [iou[name] for name in SCHEMA_16.names if accuracy[name] is not None]
@@ -74,10 +91,14 @@ def absent_classes(cm: torch.Tensor, summary: dict) -> dict:
             shares = {SCHEMA_16.names[t]: float(column[t] / column.sum()) for t in column.argsort(descending=True)[:3]
                       if column[t] > 0}
             taken_from[name] = shares
-    return {"classes": absent,
-            "predicted_share": float(predicted[[SCHEMA_16.names.index(n) for n in absent]].sum() / cm.sum()),
-            "mean_iou_present": sum(present) / len(present),
-            "taken_from": taken_from}
+    result = {"classes": absent,
+              "predicted_share": float(predicted[[SCHEMA_16.names.index(n) for n in absent]].sum() / cm.sum()),
+              "mean_iou_present": sum(present) / len(present),
+              "taken_from": taken_from}
+    if at_ignored is not None:
+        result["at_ignored_edge"] = {name: float(at_ignored[SCHEMA_16.names.index(name)] / predicted[SCHEMA_16.names.index(name)])
+                                     for name in taken_from}
+    return result
 
 
 def score_split(dataset, branches, out: Path, limit: int | None, zoom: bool = False) -> dict:
@@ -87,6 +108,7 @@ def score_split(dataset, branches, out: Path, limit: int | None, zoom: bool = Fa
     cm16 = {u: torch.zeros(16, 16, dtype=torch.long) for u in USES}
     cm13 = {u: torch.zeros(13, 13, dtype=torch.long) for u in USES}
     by_style = {(u, s): torch.zeros(16, 16, dtype=torch.long) for u in USES for s in STYLES}
+    at_ignored = {u: torch.zeros(16, dtype=torch.long) for u in USES}
     tiles = []
     start = time.perf_counter()
     for i in range(n):
@@ -101,6 +123,7 @@ def score_split(dataset, branches, out: Path, limit: int | None, zoom: bool = Fa
             cm = confusion_matrix(torch.from_numpy(pred16.astype(np.int64)), truth_t, 16)
             cm16[use] += cm
             by_style[(use, row["style"])] += cm
+            at_ignored[use] += near_ignored(pred16, truth)
             pred13 = prediction.labels(use, SCHEMA_13)
             cm13[use] += confusion_matrix(torch.from_numpy(pred13.astype(np.int64)), truth13, 13)
             if use == ENSEMBLE and i < OVERLAYS:
@@ -119,7 +142,7 @@ def score_split(dataset, branches, out: Path, limit: int | None, zoom: bool = Fa
         summary16 = summarize(cm16[use], SCHEMA_16.names)
         result[use] = {
             "16": summary16,
-            "16_absent": absent_classes(cm16[use], summary16),
+            "16_absent": absent_classes(cm16[use], summary16, at_ignored[use]),
             "13": summarize(cm13[use], SCHEMA_13.names),
             "coarse": summarize(coarse, SCHEMA_COARSE.names),
             "by_style": {s: summarize(by_style[(use, s)], SCHEMA_16.names)["mean_iou"]
@@ -144,8 +167,10 @@ def print_summary(result: dict, renpy: dict | None) -> None:
     if absent:
         shares = ", ".join(f"{u} {100 * result[u]['16_absent']['predicted_share']:.2f}%" for u in USES)
         print(f"\nnot in the truth: {', '.join(absent)}; pixels predicted as them: {shares}")
+        edge = result[ENSEMBLE]["16_absent"].get("at_ignored_edge", {})
         for name, truth in result[ENSEMBLE]["16_absent"]["taken_from"].items():
-            print(f"  {ENSEMBLE} {name} pixels are truly: " + ", ".join(f"{t} {100 * v:.0f}%" for t, v in truth.items()))
+            print(f"  {ENSEMBLE} {name} pixels are truly: " + ", ".join(f"{t} {100 * v:.0f}%" for t, v in truth.items())
+                  + (f"; {100 * edge[name]:.0f}% within {IGNORED_EDGE} px of ignored truth" if name in edge else ""))
     print("\nsummary" + " " * 26 + "".join(f"{u:>8s}" for u in USES))
     rows = [("real parts, 16-class mIoU", lambda u: result[u]["16"]["mean_iou"]),
             (f"  over the {SCHEMA_16.num_classes - len(absent)} classes in truth", lambda u: result[u]["16_absent"]["mean_iou_present"]),

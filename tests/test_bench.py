@@ -146,6 +146,25 @@ def test_real_benchmark_reports_classes_absent_from_the_truth():
     assert absent["predicted_share"] == pytest.approx(4 / 16)
     assert absent["mean_iou_present"] == pytest.approx((8 / 13 + 2 / 5) / 2)
     assert absent["taken_from"] == {"legs": {"background": 0.75, "hair": 0.25}}
+    assert "at_ignored_edge" not in absent
+    at_ignored = torch.zeros(16, dtype=torch.long)
+    at_ignored[8] = 3  # three of the four legs pixels lie at the edge of ignored truth
+    absent = benchmark["absent_classes"](cm, benchmark["summarize"](cm, benchmark["SCHEMA_16"].names), at_ignored)
+    assert absent["at_ignored_edge"] == {"legs": pytest.approx(0.75)}
+
+
+def test_real_benchmark_counts_predictions_at_the_edge_of_ignored_truth():
+    """Pixels within IGNORED_EDGE of ignored truth are counted per predicted class; the ignored
+    pixels themselves and those farther away are not."""
+    benchmark = runpy.run_path(str(BENCH / "real_benchmark.py"))
+    edge = benchmark["IGNORED_EDGE"]
+    truth = np.zeros((40, 40), np.uint8)
+    truth[10:20, 10:20] = 255
+    pred = np.full((40, 40), 11, np.uint8)  # legwear everywhere
+    pred[30:, 30:] = 0  # background far from the ignored square
+    counts = benchmark["near_ignored"](pred, truth)
+    ring = (10 + 2 * edge) ** 2 - 10 * 10  # the square grown by IGNORED_EDGE on each side, less the square
+    assert counts[11] == ring and counts.sum() == ring
 
 
 def test_live2d_bench_and_coverage():
